@@ -1,0 +1,223 @@
+"""One uploaded object → target-first data under ``runs/`` and one state machine execution, or a refusal.
+
+Plain code over injected boto3 clients, so it is tested with moto and the handler stays an adapter.
+S3 delivers events at least once: the run id and execution name are pure functions of the object's
+identity, and every side effect is skipped when an earlier delivery already made it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from core.conversion import convert
+from core.errors import UserInputError
+from core.names import dataset_and_file, execution_name, run_id, run_prefix
+from core.settings import DatasetSettings, parse_settings
+from functions.ingest.config import IngestConfig
+
+SETTINGS_FILE = "dropml.json"
+INCOMING_PREFIX = "incoming/"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The identity of one uploaded object, as the S3 event names it (key already URL-decoded)."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str = ""
+    size: int | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    s3: Any
+    stepfunctions: Any
+    sns: Any
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What happened to one upload; the handler turns it into logs and metrics."""
+
+    status: Literal["started", "refused", "duplicate", "ignored"]
+    key: str
+    run_id: str | None = None
+    execution_arn: str | None = None
+    reason: str | None = None
+    rows: int = 0
+    bytes_read: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def ingest_upload(
+    upload: Upload,
+    *,
+    clients: AwsClients,
+    config: IngestConfig,
+    storage_options: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> IngestOutcome:
+    """Convert one upload and start its execution; refuse it with a reason the user can act on."""
+    located = dataset_and_file(upload.key, INCOMING_PREFIX)
+    if located is None or not located[1].lower().endswith(".csv"):
+        return IngestOutcome(status="ignored", key=upload.key, reason="not incoming/<dataset>/<file>.csv")
+    dataset, file_name = located
+    run = run_id(upload.bucket, upload.key, upload.version_id or upload.etag)
+    prefix = run_prefix(dataset, run)
+    name = execution_name(dataset, run)
+    execution_arn = _execution_arn(config.state_machine_arn, name)
+
+    if _execution_exists(clients.stepfunctions, execution_arn) or _object_exists(
+        clients.s3, upload.bucket, f"{prefix}rejected.json"
+    ):
+        return IngestOutcome(status="duplicate", key=upload.key, run_id=run, execution_arn=execution_arn)
+
+    try:
+        settings = _read_settings(clients.s3, upload.bucket, f"{INCOMING_PREFIX}{dataset}/{SETTINGS_FILE}")
+        result = convert(
+            upload.uri, f"s3://{upload.bucket}/{prefix}data", settings, storage_options=storage_options
+        )
+    except UserInputError as refusal:
+        _reject(upload, dataset, file_name, run, refusal, clients=clients, config=config, now=now)
+        return IngestOutcome(status="refused", key=upload.key, run_id=run, reason=refusal.reason)
+
+    schema = result.schema
+    clients.s3.put_object(
+        Bucket=upload.bucket,
+        Key=f"{prefix}schema.json",
+        Body=schema.to_json().encode(),
+        ContentType="application/json",
+    )
+    execution_input = {
+        "source": upload.uri,
+        "settings": settings.model_dump(mode="json"),
+        "prepared": {
+            "dataset": dataset,
+            "run_id": run,
+            "data": f"s3://{upload.bucket}/{prefix}data/",
+            "schema": f"s3://{upload.bucket}/{prefix}schema.json",
+            "problem_type": schema.problem_type,
+            "target": schema.target,
+            "classes": list(schema.classes),
+            "rows": dict(schema.rows),
+        },
+    }
+    started = clients.stepfunctions.start_execution(
+        stateMachineArn=config.state_machine_arn, name=name, input=json.dumps(execution_input)
+    )
+    return IngestOutcome(
+        status="started",
+        key=upload.key,
+        run_id=run,
+        execution_arn=started["executionArn"],
+        rows=sum(v for k, v in schema.rows.items() if k != "missing_target"),
+        bytes_read=result.bytes_read,
+    )
+
+
+def _read_settings(s3: Any, bucket: str, key: str) -> DatasetSettings:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return DatasetSettings()
+    return parse_settings(body, source=key)
+
+
+def _reject(
+    upload: Upload,
+    dataset: str,
+    file_name: str,
+    run: str,
+    refusal: UserInputError,
+    *,
+    clients: AwsClients,
+    config: IngestConfig,
+    now: datetime | None,
+) -> None:
+    """Record why an upload was refused next to where its run would have been, and tell the user."""
+    record = {
+        "source": upload.uri,
+        "dataset": dataset,
+        "file": file_name,
+        "run_id": run,
+        "refused_at": (now or datetime.now(UTC)).isoformat(),
+        **refusal.as_dict(),
+    }
+    clients.s3.put_object(
+        Bucket=upload.bucket,
+        Key=f"{run_prefix(dataset, run)}rejected.json",
+        Body=json.dumps(record, indent=2, ensure_ascii=False).encode(),
+        ContentType="application/json",
+    )
+    clients.sns.publish(
+        TopicArn=config.topic_arn,
+        Subject=refusal_subject(file_name),
+        Message=refusal_message(record),
+        MessageAttributes={
+            "event": {"DataType": "String", "StringValue": "upload_refused"},
+            "dataset": {"DataType": "String", "StringValue": dataset},
+            "run_id": {"DataType": "String", "StringValue": run},
+        },
+    )
+
+
+def refusal_subject(file_name: str) -> str:
+    """An SNS subject: ASCII only, no line breaks, under 100 characters (SNS refuses anything else)."""
+    ascii_name = file_name.encode("ascii", "replace").decode().replace("\n", " ").replace("\r", " ")
+    subject = f"dropml: upload refused: {ascii_name}"
+    return subject if len(subject) <= 99 else subject[:96] + "..."
+
+
+def refusal_message(record: dict[str, Any]) -> str:
+    """The email body a person reads: what was refused, where, why, and what to do next."""
+    where = []
+    if record.get("line"):
+        where.append(f"line {record['line']}")
+    if record.get("column"):
+        where.append(f"column {record['column']!r}")
+    location = f" ({', '.join(where)})" if where else ""
+    return "\n".join(
+        [
+            f"Your upload {record['source']} was refused; no training was started.",
+            "",
+            f"Reason{location}: {record['reason']}",
+            "",
+            "The uploaded file was not changed. Fix the file (or the dataset's dropml.json) and upload it again;",
+            f"details are in runs/{record['dataset']}/{record['run_id']}/rejected.json in the same bucket.",
+            "",
+            json.dumps(record, ensure_ascii=False),
+        ]
+    )
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    # arn:<partition>:states:<region>:<account>:stateMachine:<machine> → …:execution:<machine>:<name>
+    head, machine = state_machine_arn.split(":stateMachine:", 1)
+    return f"{head}:execution:{machine}:{name}"
+
+
+def _execution_exists(stepfunctions: Any, arn: str) -> bool:
+    try:
+        stepfunctions.describe_execution(executionArn=arn)
+    except stepfunctions.exceptions.ExecutionDoesNotExist:
+        return False
+    return True
+
+
+def _object_exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True

@@ -1,0 +1,178 @@
+"""The ingest Lambda, called the way S3 calls it, against moto: what a user sees in the bucket, in the
+state machine's executions and in their notifications."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.schema import Schema
+from functions.ingest import app
+from tests.functional.conftest import LambdaContext, client, s3_event
+
+REPO = Path(__file__).resolve().parents[2]
+PENGUINS = REPO / "datasets" / "penguins" / "penguins.csv"
+DIABETES = REPO / "datasets" / "diabetes" / "diabetes.csv"
+BUCKET = "dropml-data"
+PASS_DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+
+
+@pytest.fixture
+def stack(aws: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The resources the template gives the function: a versioned bucket, a state machine, a topic
+    with a queue subscribed (so a test reads the notifications a subscriber would get)."""
+    s3, sfn, sns, sqs = client("s3"), client("stepfunctions"), client("sns"), client("sqs")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    machine = sfn.create_state_machine(
+        name="dropml-pipeline", definition=PASS_DEFINITION, roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    topic = sns.create_topic(Name="dropml-notifications")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"})
+    monkeypatch.setenv("STATE_MACHINE_ARN", machine)
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "dropml")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "dropml-ingest")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    app._clients.cache_clear()
+    app._session.cache_clear()
+    return {"machine": machine, "topic": topic, "queue": queue_url}
+
+
+def upload(key: str, body: bytes) -> dict:
+    """PUT an object as a user would, and build the event S3 sends for it."""
+    put = client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)
+    return s3_event(BUCKET, key, etag=put["ETag"].strip('"'), version_id=put.get("VersionId"), size=len(body))
+
+
+def invoke(event: dict) -> list[dict]:
+    return app.lambda_handler(event, LambdaContext())
+
+
+def keys(prefix: str = "") -> dict[str, str]:
+    listing = client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return {o["Key"]: o["ETag"] for o in listing.get("Contents", [])}
+
+
+def executions(machine: str) -> list[dict]:
+    return client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
+
+
+def notifications(queue_url: str) -> list[dict]:
+    messages = client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+def test_penguins_upload_becomes_target_first_data_and_one_execution(stack: dict[str, str]) -> None:
+    # GIVEN a dataset folder whose name and file name carry spaces and unicode, with its settings file
+    client("s3").put_object(Bucket=BUCKET, Key="incoming/pingüinos 2026/dropml.json", Body=b'{"target": "species"}')
+    event = upload("incoming/pingüinos 2026/palmer penguins+ä.csv", PENGUINS.read_bytes())
+
+    # WHEN S3 notifies the function
+    [outcome] = invoke(event)
+
+    # THEN the data, the schema and an execution exist, named after the upload
+    assert outcome["status"] == "started"
+    run = outcome["run_id"]
+    written = keys(f"runs/pingüinos 2026/{run}/")
+    schema = Schema.from_json(
+        client("s3").get_object(Bucket=BUCKET, Key=f"runs/pingüinos 2026/{run}/schema.json")["Body"].read()
+    )
+    assert schema.target == "species" and schema.problem_type == "multiclass"
+    assert sorted(schema.classes) == ["Adelie", "Chinstrap", "Gentoo"]
+    for split in ("train", "validation", "test"):
+        assert any(k.startswith(f"runs/pingüinos 2026/{run}/data/{split}/") for k in written), split
+    train_rows = 0
+    for key in written:
+        if "/data/train/" in key:
+            text = client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+            for line in text.splitlines():
+                label, *features = line.split(",")
+                assert int(float(label)) in (0, 1, 2)
+                assert len(features) == schema.width
+                train_rows += 1
+    assert train_rows == schema.rows["train"]
+    assert sum(schema.rows[s] for s in ("train", "validation", "test")) == 344 - schema.rows["missing_target"]
+
+    [execution] = executions(stack["machine"])
+    assert execution["name"].startswith("ping-inos-2026-") and execution["name"].endswith(run)
+    started = json.loads(client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"])
+    assert started["source"] == f"s3://{BUCKET}/incoming/pingüinos 2026/palmer penguins+ä.csv"
+    assert started["prepared"]["schema"] == f"s3://{BUCKET}/runs/pingüinos 2026/{run}/schema.json"
+    assert started["settings"]["target"] == "species"
+    assert notifications(stack["queue"]) == []
+
+
+def test_duplicate_event_converts_nothing_and_starts_nothing(stack: dict[str, str]) -> None:
+    event = upload("incoming/diabetes/diabetes.csv", DIABETES.read_bytes())
+    client("s3").put_object(
+        Bucket=BUCKET, Key="incoming/diabetes/dropml.json", Body=b'{"target": "progression"}'
+    )
+    [first] = invoke(event)
+    before = keys("runs/")
+
+    [second] = invoke(event)
+
+    assert first["status"] == "started"
+    assert second == {"key": "incoming/diabetes/diabetes.csv", "status": "duplicate", "run_id": first["run_id"]}
+    assert keys("runs/") == before
+    assert len(executions(stack["machine"])) == 1
+
+
+def test_same_key_uploaded_again_is_a_new_run(stack: dict[str, str]) -> None:
+    body = DIABETES.read_bytes()
+    client("s3").put_object(Bucket=BUCKET, Key="incoming/diabetes/dropml.json", Body=b'{"target": "progression"}')
+    [first] = invoke(upload("incoming/diabetes/d.csv", body))
+    [second] = invoke(upload("incoming/diabetes/d.csv", body))
+    assert first["run_id"] != second["run_id"]
+    assert len(executions(stack["machine"])) == 2
+
+
+@pytest.mark.parametrize(
+    "key", ["incoming/penguins/dropml.json", "incoming/penguins/notes.txt", "incoming/stray.csv", "runs/x/y.csv"]
+)
+def test_settings_and_non_csv_keys_start_nothing(stack: dict[str, str], key: str) -> None:
+    event = upload(key, b"a,target\n1,0\n2,1\n")
+    before = keys()
+
+    [outcome] = invoke(event)
+
+    assert outcome["status"] == "ignored"
+    assert keys() == before
+    assert executions(stack["machine"]) == []
+    assert notifications(stack["queue"]) == []
+
+
+def test_invalid_settings_file_is_refused_with_the_setting_named(stack: dict[str, str]) -> None:
+    client("s3").put_object(
+        Bucket=BUCKET, Key="incoming/penguins/dropml.json", Body=b'{"target": "species", "split": {"train": 2}}'
+    )
+    original = PENGUINS.read_bytes()
+    event = upload("incoming/penguins/penguins.csv", original)
+
+    [outcome] = invoke(event)
+
+    assert outcome["status"] == "refused"
+    rejected = json.loads(
+        client("s3")
+        .get_object(Bucket=BUCKET, Key=f"runs/penguins/{outcome['run_id']}/rejected.json")["Body"]
+        .read()
+    )
+    assert "split.train" in rejected["reason"] and "dropml.json" in rejected["reason"]
+    assert list(keys("runs/")) == [f"runs/penguins/{outcome['run_id']}/rejected.json"]
+    [message] = notifications(stack["queue"])
+    assert message["Subject"] == "dropml: upload refused: penguins.csv"
+    assert "split.train" in message["Message"]
+    assert executions(stack["machine"]) == []
+    assert client("s3").get_object(Bucket=BUCKET, Key="incoming/penguins/penguins.csv")["Body"].read() == original
+
+    # a duplicate delivery of the refused upload sends no second notification
+    [again] = invoke(event)
+    assert again["status"] == "duplicate"
+    assert notifications(stack["queue"]) == []
