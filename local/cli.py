@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from core.errors import UserInputError
 
-COMMAND_MODULES = ("prepare",)
+COMMAND_MODULES = ("prepare", "stack")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,238 @@
+"""Local mode's lifecycle: start the embedded AWS in the background, deploy the template, stop it all.
+
+State lives in one folder per port (``$DROPML_HOME/local-<port>/``, default ``<repo>/.dropml/``):
+the server's pid and SMTP port, the deployment's outputs, the mail outbox, Lambda work files, the
+server log. Several stacks on different ports never share anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psutil
+
+from core.errors import UserInputError
+from local import deploy
+from local.ports import is_listening
+from local.server import HOST, READY_FILE
+
+DEFAULT_PORT = 4566
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+DEFAULT_EMAIL = "you@example.com"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_START_TIMEOUT_S = 60.0
+_STOP_TIMEOUT_S = 10.0
+DEPLOYMENT_FILE = "deployment.json"
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """One local stack's address and state folder."""
+
+    port: int
+    state_dir: Path
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def outbox(self) -> Path:
+        return self.state_dir / "outbox"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "server.log"
+
+    def environment(self) -> dict[str, str]:
+        """Return what a shell, boto3 or the AWS CLI needs to reach this stack."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            **FAKE_CREDENTIALS,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+
+    def session(self) -> boto3.Session:
+        """Return a boto3 session with local mode's fake credentials and region."""
+        return boto3.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+            region_name=REGION,
+        )
+
+    def server_info(self) -> dict[str, Any] | None:
+        path = self.state_dir / READY_FILE
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def deployment(self) -> dict[str, Any] | None:
+        path = self.state_dir / DEPLOYMENT_FILE
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def server_process(self) -> psutil.Process | None:
+        """Return the running server process, if the recorded pid is still alive."""
+        info = self.server_info()
+        if info is None:
+            return None
+        try:
+            process = psutil.Process(int(info["pid"]))
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                return process
+        except psutil.Error:
+            pass
+        return None
+
+
+def home() -> Path:
+    return Path(os.environ.get("DROPML_HOME") or REPO_ROOT / ".dropml")
+
+
+def stack_for(port: int, state_home: Path | None = None) -> LocalStack:
+    return LocalStack(port=port, state_dir=(state_home or home()) / f"local-{port}")
+
+
+def up(port: int = DEFAULT_PORT, *, email: str = DEFAULT_EMAIL, state_home: Path | None = None) -> LocalStack:
+    """Start the server for ``port`` in the background, deploy the template, return when ready."""
+    stack = stack_for(port, state_home)
+    if stack.server_process() is not None:
+        raise UserInputError(
+            f"local mode is already running on port {port} (dropml local down --port {port})"
+        )
+    if is_listening(port):
+        raise UserInputError(f"port {port} is in use by another program; choose another with --port")
+    stack.state_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (READY_FILE, DEPLOYMENT_FILE):
+        (stack.state_dir / stale).unlink(missing_ok=True)
+
+    _start_server(stack)
+    try:
+        deployment = deploy.deploy(
+            session=stack.session(),
+            endpoint_url=stack.endpoint_url,
+            repo_root=REPO_ROOT,
+            notification_email=email,
+        )
+    except Exception:
+        down(port, state_home=state_home)
+        raise
+    (stack.state_dir / DEPLOYMENT_FILE).write_text(
+        json.dumps({"stack_name": deployment.stack_name, "outputs": deployment.outputs}, indent=2)
+    )
+    return stack
+
+
+def _start_server(stack: LocalStack) -> None:
+    environment = {**os.environ, **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    environment.pop("AWS_ENDPOINT_URL", None)
+    command = [sys.executable, "-m", "local.server", "--port", str(stack.port)]
+    command += ["--state-dir", str(stack.state_dir)]
+    with stack.log_file.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local AWS server exited at start:\n{_tail(stack.log_file)}")
+        if stack.server_info() is not None and _answers(stack):
+            return
+        time.sleep(0.1)
+    _kill_tree(psutil.Process(process.pid))
+    raise RuntimeError(
+        f"the local AWS server did not answer within {_START_TIMEOUT_S:.0f} s:\n{_tail(stack.log_file)}"
+    )
+
+
+def _answers(stack: LocalStack) -> bool:
+    try:
+        with urllib.request.urlopen(f"{stack.endpoint_url}/moto-api/data.json", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def down(port: int = DEFAULT_PORT, *, state_home: Path | None = None) -> bool:
+    """Stop the server for ``port`` and every process it started; False when none was running."""
+    stack = stack_for(port, state_home)
+    process = stack.server_process()
+    (stack.state_dir / READY_FILE).unlink(missing_ok=True)
+    if process is None:
+        return False
+    _kill_tree(process)
+    return True
+
+
+def _kill_tree(process: psutil.Process) -> None:
+    """Terminate a process and all its descendants, then kill whatever is left after a grace period."""
+    try:
+        family = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.terminate()
+    _, alive = psutil.wait_procs(family, timeout=_STOP_TIMEOUT_S)
+    for member in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(alive, timeout=_STOP_TIMEOUT_S)
+
+
+def status(port: int = DEFAULT_PORT, *, state_home: Path | None = None) -> dict[str, Any] | None:
+    """Describe what is deployed on the stack for ``port``; None when it is not running."""
+    stack = stack_for(port, state_home)
+    process = stack.server_process()
+    if process is None:
+        return None
+    deployment = stack.deployment() or {}
+    outputs = deployment.get("outputs", {})
+    return {
+        "port": port,
+        "pid": process.pid,
+        "endpoint_url": stack.endpoint_url,
+        "region": REGION,
+        "state_dir": str(stack.state_dir),
+        "outbox": str(stack.outbox),
+        "stack_name": deployment.get("stack_name"),
+        "bucket": outputs.get("BucketName"),
+        "state_machine_arn": outputs.get("StateMachineArn"),
+        "topic_arn": outputs.get("TopicArn"),
+        "ingest_function": outputs.get("IngestFunctionName"),
+        "endpoints": _endpoints(stack),
+    }
+
+
+def _endpoints(stack: LocalStack) -> list[dict[str, str]]:
+    sagemaker = stack.session().client("sagemaker", endpoint_url=stack.endpoint_url)
+    found = sagemaker.list_endpoints().get("Endpoints", [])
+    return [{"name": item["EndpointName"], "status": item["EndpointStatus"]} for item in found]
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
