@@ -12,14 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from core.conversion import convert
 from core.errors import UserInputError
 from core.names import dataset_and_file, execution_name, run_id, run_prefix
-from core.settings import DatasetSettings, parse_settings
 from functions.ingest.config import IngestConfig
-
-SETTINGS_FILE = "dropml.json"
-INCOMING_PREFIX = "incoming/"
+from functions.runs import INCOMING_PREFIX, convert_upload, prepared_document, read_settings
 
 
 @dataclass(frozen=True)
@@ -82,34 +78,25 @@ def ingest_upload(
         return IngestOutcome(status="duplicate", key=upload.key, run_id=run, execution_arn=execution_arn)
 
     try:
-        settings = _read_settings(clients.s3, upload.bucket, f"{INCOMING_PREFIX}{dataset}/{SETTINGS_FILE}")
-        result = convert(
-            upload.uri, f"s3://{upload.bucket}/{prefix}data", settings, storage_options=storage_options
+        settings = read_settings(clients.s3, upload.bucket, dataset)
+        result = convert_upload(
+            source_uri=upload.uri,
+            bucket=upload.bucket,
+            dataset=dataset,
+            run=run,
+            settings=settings,
+            s3=clients.s3,
+            storage_options=storage_options,
         )
     except UserInputError as refusal:
         _reject(upload, dataset, file_name, run, refusal, clients=clients, config=config, now=now)
         return IngestOutcome(status="refused", key=upload.key, run_id=run, reason=refusal.reason)
 
     schema = result.schema
-    clients.s3.put_object(
-        Bucket=upload.bucket,
-        Key=f"{prefix}schema.json",
-        Body=schema.to_json().encode(),
-        ContentType="application/json",
-    )
     execution_input = {
         "source": upload.uri,
-        "settings": settings.model_dump(mode="json"),
-        "prepared": {
-            "dataset": dataset,
-            "run_id": run,
-            "data": f"s3://{upload.bucket}/{prefix}data/",
-            "schema": f"s3://{upload.bucket}/{prefix}schema.json",
-            "problem_type": schema.problem_type,
-            "target": schema.target,
-            "classes": list(schema.classes),
-            "rows": dict(schema.rows),
-        },
+        "settings": settings.model_dump(mode="json", exclude_defaults=True),
+        "prepared": prepared_document(bucket=upload.bucket, dataset=dataset, run=run, result_schema=schema),
     }
     started = clients.stepfunctions.start_execution(
         stateMachineArn=config.state_machine_arn, name=name, input=json.dumps(execution_input)
@@ -122,14 +109,6 @@ def ingest_upload(
         rows=sum(v for k, v in schema.rows.items() if k != "missing_target"),
         bytes_read=result.bytes_read,
     )
-
-
-def _read_settings(s3: Any, bucket: str, key: str) -> DatasetSettings:
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return DatasetSettings()
-    return parse_settings(body, source=key)
 
 
 def _reject(

@@ -1,0 +1,76 @@
+"""The execution input: the one JSON document a person pastes into the Step Functions console.
+
+Minimal form ``{"source": "s3://<bucket>/incoming/<dataset>/<file>.csv"}``; ``settings`` overrides any
+field of the dataset's ``dropml.json``; ``prepared`` is added by the S3 trigger, which has already
+converted the file. The README documents this model; ``dropml schema`` prints its JSON schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.errors import UserInputError
+from core.names import dataset_and_file
+from core.schema import ProblemType
+from core.settings import describe_validation_error
+
+SOURCE_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/incoming/[^/]+/[^/]+\.[cC][sS][vV]$"
+
+
+class Prepared(BaseModel):
+    """Where the S3 trigger put the converted data (absent for console runs from a raw CSV)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str
+    run_id: str = Field(pattern=r"^[0-9a-f]{12}$")
+    data: str
+    schema_uri: str = Field(alias="schema")
+    problem_type: ProblemType
+    target: str
+    classes: list[str]
+    rows: dict[str, int]
+
+
+class ExecutionInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(
+        pattern=SOURCE_PATTERN,
+        description="the uploaded CSV: s3://<bucket>/incoming/<dataset>/<file>.csv",
+    )
+    settings: dict[str, Any] = Field(default_factory=dict, description="overrides of the dataset's dropml.json")
+    prepared: Prepared | None = None
+
+    @property
+    def bucket(self) -> str:
+        return self.source.removeprefix("s3://").split("/", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.source.removeprefix("s3://").split("/", 1)[1]
+
+    @property
+    def dataset(self) -> str:
+        located = dataset_and_file(self.key)
+        assert located is not None  # guaranteed by SOURCE_PATTERN
+        return located[0]
+
+
+def parse_execution_input(document: Any) -> ExecutionInput:
+    """Validate the execution input, naming every problem and showing the minimal valid form."""
+    try:
+        return ExecutionInput.model_validate(document)
+    except ValidationError as error:
+        problems = describe_validation_error(error)
+        if re.search(r"\bsource\b", problems):
+            problems += ' (expected {"source": "s3://<bucket>/incoming/<dataset>/<file>.csv"})'
+        raise UserInputError(f"execution input: {problems}") from None
+
+
+def execution_input_json_schema() -> str:
+    return json.dumps(ExecutionInput.model_json_schema(by_alias=True), indent=2)
