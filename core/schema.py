@@ -165,6 +165,36 @@ class Schema:
                 start += feature.width
         return matrix
 
+    def decode_rows(self, matrix: np.ndarray) -> list[dict[str, Any]]:
+        """Raw records (original column names) back from encoded rows: the inverse of encode_records.
+
+        The evaluate step sends this run's test rows to the live model in this form, because the live
+        model may have been trained with another vocabulary and only raw records mean the same to both.
+        A value that went to ``__other__`` comes back as that token (unseen by any vocabulary).
+        """
+        records: list[dict[str, Any]] = [{} for _ in range(len(matrix))]
+        start = 0
+        for feature in self.features:
+            block = matrix[:, start : start + feature.width]
+            start += feature.width
+            if feature.kind == "categorical":
+                names = [*feature.categories, OTHER_CATEGORY] if feature.capped else list(feature.categories)
+                hot = np.nan_to_num(block, nan=0.0).argmax(axis=1) if feature.width else []
+                present = ~np.isnan(block).all(axis=1) if feature.width else np.zeros(len(matrix), bool)
+                for row, record in enumerate(records):
+                    record[feature.name] = names[hot[row]] if present[row] else None
+            else:
+                column = block[:, 0]
+                for row, record in enumerate(records):
+                    value = float(column[row])
+                    if math.isnan(value):
+                        record[feature.name] = None
+                    elif feature.kind == "boolean":
+                        record[feature.name] = value == 1.0
+                    else:
+                        record[feature.name] = value
+        return records
+
     def label_of(self, encoded: int) -> str:
         """The user's own class name for an encoded class index."""
         return self.classes[encoded]

@@ -1,22 +1,20 @@
 """Lambda entry point for S3 ``ObjectCreated`` on ``incoming/``: an adapter over :func:`ingest_upload`.
 
 Powertools gives the structured logs (with the run id), traces and metrics; the work itself is plain
-code in :mod:`functions.ingest.ingest`. Clients are made on first use, never at import, so that
-moto (tests, local mode) applies and a cold start costs nothing for events that are ignored.
+code in :mod:`functions.ingest.ingest`. Clients come from :mod:`functions.aws`.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import aws
 from functions.ingest.config import IngestConfig
 from functions.ingest.ingest import AwsClients, IngestOutcome, Upload, ingest_upload
 
@@ -25,44 +23,13 @@ tracer = Tracer()
 metrics = Metrics()
 
 
-@cache
-def _session() -> boto3.session.Session:
-    return boto3.session.Session()
-
-
-@cache
-def _clients() -> AwsClients:
-    session = _session()
-    return AwsClients(
-        s3=session.client("s3"), stepfunctions=session.client("stepfunctions"), sns=session.client("sns")
-    )
-
-
-def polars_storage_options(session: boto3.session.Session, s3_client: Any) -> dict[str, str]:
-    """S3 options for polars' object store, taken from boto3 so both use the same credentials,
-    region and endpoint (the function's role on AWS, moto's endpoint locally)."""
-    credentials = session.get_credentials().get_frozen_credentials()
-    endpoint = s3_client.meta.endpoint_url
-    options = {
-        "aws_access_key_id": credentials.access_key,
-        "aws_secret_access_key": credentials.secret_key,
-        "aws_region": s3_client.meta.region_name,
-        "aws_endpoint_url": endpoint,
-    }
-    if credentials.token:
-        options["aws_session_token"] = credentials.token
-    if endpoint.startswith("http://"):
-        options["aws_allow_http"] = "true"
-    return options
-
-
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=S3Event)
 def lambda_handler(event: S3Event, context: LambdaContext) -> list[dict[str, Any]]:
     config = IngestConfig.from_environment()
-    clients = _clients()
+    clients = AwsClients(s3=aws.client("s3"), stepfunctions=aws.client("stepfunctions"), sns=aws.client("sns"))
     outcomes = []
     for record in event.records:
         obj = record.s3.get_object
@@ -74,7 +41,7 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> list[dict[str, Any
             size=obj.size if "size" in obj else None,
         )
         outcome = ingest_upload(
-            upload, clients=clients, config=config, storage_options=polars_storage_options(_session(), clients.s3)
+            upload, clients=clients, config=config, storage_options=aws.polars_storage_options()
         )
         _record(outcome)
         outcomes.append({"key": outcome.key, "status": outcome.status, "run_id": outcome.run_id})

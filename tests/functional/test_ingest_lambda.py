@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.schema import Schema
+from functions import aws as lambda_clients
 from functions.ingest import app
 from tests.functional.conftest import LambdaContext, client, s3_event
 
@@ -40,8 +41,7 @@ def stack(aws: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "dropml")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "dropml-ingest")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    app._clients.cache_clear()
-    app._session.cache_clear()
+    lambda_clients.reset()
     return {"machine": machine, "topic": topic, "queue": queue_url}
 
 

@@ -1,0 +1,1 @@
+"""Champion/challenger evaluation of a run's winner against the live endpoint."""

@@ -1,0 +1,166 @@
+"""Champion/challenger: score the run's winner and the live model on this run's test split, decide.
+
+The winner's metrics come from its training job's ``evaluation.json`` (the image scored it on the test
+channel with :func:`core.metrics.score`). The live model is scored here on the same rows, sent to its
+endpoint as raw records, because it may have been trained on another vocabulary; only raw records mean
+the same to both models. The winner is deployed only if it is better by the configured margin.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from core.metrics import COMPARISON_METRIC, improvement, score
+from core.schema import Schema
+
+BATCH_ROWS = 500  # raw records per request: far below the 6 MB payload cap for wide rows too
+
+
+@dataclass(frozen=True)
+class Decision:
+    deploy: bool
+    reason: str
+    metric: str
+    winner: dict[str, Any]
+    champion: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"decision": "deploy" if self.deploy else "keep", **asdict(self)}
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def winner_summary(sagemaker: Any, s3: Any, job_name: str) -> dict[str, Any]:
+    """The winning training job's model, hyperparameters and test-split metrics."""
+    job = sagemaker.describe_training_job(TrainingJobName=job_name)
+    output = f"{job['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job_name}/output/output.tar.gz"
+    bucket, key = split_uri(output)
+    archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        member = tar.extractfile("evaluation.json")
+        if member is None:
+            raise RuntimeError(f"{output} holds no evaluation.json: the job had no test channel")
+        evaluation = json.load(member)
+    hyperparameters = {
+        k: v for k, v in job.get("HyperParameters", {}).items() if not k.startswith(("_", "sagemaker_"))
+    }
+    return {
+        "job": job_name,
+        "model_data": job["ModelArtifacts"]["S3ModelArtifacts"],
+        "hyperparameters": hyperparameters,
+        "metrics": evaluation["metrics"],
+        "rows": evaluation.get("rows"),
+        "training_seconds": job.get("TrainingTimeInSeconds"),
+        "instance_type": job.get("ResourceConfig", {}).get("InstanceType"),
+    }
+
+
+def live_endpoint(sagemaker: Any, endpoint: str) -> dict[str, Any] | None:
+    """The endpoint's description if it serves (InService), else None (nothing to compare with)."""
+    try:
+        described = sagemaker.describe_endpoint(EndpointName=endpoint)
+    except sagemaker.exceptions.ClientError as error:
+        if "Could not find" in str(error) or error.response["Error"]["Code"] == "ResourceNotFound":
+            return None
+        raise
+    return described if described["EndpointStatus"] in ("InService", "Updating") else None
+
+
+def read_test_split(s3: Any, data_uri: str) -> np.ndarray:
+    """All test part files as one float matrix, label in column 0 (NaN for empty fields)."""
+    bucket, prefix = split_uri(f"{data_uri.rstrip('/')}/test/")
+    frames = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            if body.strip():
+                frames.append(
+                    pl.read_csv(io.BytesIO(body), has_header=False, infer_schema=False)
+                    .cast(pl.Float64)
+                    .to_numpy()
+                )
+    if not frames:
+        raise RuntimeError(f"no test rows under s3://{bucket}/{prefix}")
+    return np.vstack(frames)
+
+
+def score_endpoint(runtime: Any, endpoint: str, schema: Schema, rows: np.ndarray) -> dict[str, float]:
+    """Send the rows to a live endpoint as raw records and score its answers like the winner's."""
+    records = schema.decode_rows(rows[:, 1:])
+    predictions: list[dict[str, Any]] = []
+    for start in range(0, len(records), BATCH_ROWS):
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint,
+            ContentType="application/json",
+            Accept="application/json",
+            Body=json.dumps(records[start : start + BATCH_ROWS]),
+        )
+        predictions.extend(json.loads(response["Body"].read())["predictions"])
+    labels = rows[:, 0]
+    if schema.problem_type == "regression":
+        return score("regression", labels, np.array([p["score"] for p in predictions]))
+    # probabilities by the user's class names, so a model with another label order is read correctly
+    matrix = np.array(
+        [[float(p.get("probabilities", {}).get(name, 0.0)) for name in schema.classes] for p in predictions]
+    )
+    if schema.problem_type == "binary":
+        return score("binary", labels, matrix[:, 1])
+    return score("multiclass", labels, matrix)
+
+
+def decide(
+    *, schema: Schema, winner: dict[str, Any], champion: dict[str, Any] | None, margin: float
+) -> Decision:
+    metric, higher_is_better = COMPARISON_METRIC[schema.problem_type]
+    better = "higher" if higher_is_better else "lower"
+    challenger_value = winner["metrics"][metric]
+    if champion is None:
+        return Decision(True, "no model is live on this endpoint yet", metric, winner, None)
+    if "error" in champion:
+        return Decision(
+            True, f"the live model could not be scored on this data ({champion['error']})", metric, winner, champion
+        )
+    champion_value = champion["metrics"][metric]
+    gain = improvement(schema.problem_type, challenger_value, champion_value)
+    comparison = f"{metric} {challenger_value:.4f} vs live {champion_value:.4f} ({better} is better)"
+    if gain > margin:
+        return Decision(True, f"the new model is better: {comparison}", metric, winner, champion)
+    needed = f"; a gain of more than {margin:.1%} is required" if margin else ""
+    return Decision(False, f"the live model is as good or better: {comparison}{needed}", metric, winner, champion)
+
+
+def evaluate_run(
+    *,
+    sagemaker: Any,
+    runtime: Any,
+    s3: Any,
+    winner_job: str,
+    endpoint: str,
+    data_uri: str,
+    schema: Schema,
+    margin: float,
+) -> dict[str, Any]:
+    winner = winner_summary(sagemaker, s3, winner_job)
+    rows = read_test_split(s3, data_uri)
+    live = live_endpoint(sagemaker, endpoint)
+    champion: dict[str, Any] | None = None
+    if live is not None:
+        champion = {"endpoint": endpoint, "endpoint_config": live["EndpointConfigName"]}
+        try:
+            champion["metrics"] = score_endpoint(runtime, endpoint, schema, rows)
+        except runtime.exceptions.ModelError as error:
+            champion["error"] = str(error)
+    decision = decide(schema=schema, winner=winner, champion=champion, margin=margin).as_dict()
+    # a real row of this run, for the "how to call it" part of the email
+    example = {k: v for k, v in schema.decode_rows(rows[:1, 1:])[0].items() if v is not None}
+    return {**decision, "example_record": example}

@@ -1,0 +1,35 @@
+"""The state machine's first state: an adapter over :func:`prepare_execution`.
+
+A refused input raises :class:`core.errors.UserInputError`; Step Functions sees its type as the error
+name and the message as the cause, and the definition's Catch turns it into a failure email.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions import aws
+from functions.prepare.prepare import prepare_execution
+
+GPU_INSTANCE_TYPE = "GPU_INSTANCE_TYPE"
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    run = prepare_execution(
+        event,
+        s3=aws.client("s3"),
+        storage_options=aws.polars_storage_options(),
+        gpu_configured=bool(os.environ.get(GPU_INSTANCE_TYPE)),
+    )
+    logger.append_keys(run_id=run["run_id"])
+    logger.info("run planned", extra={"mode": run["plan"]["mode"], "use_gpu": run["plan"]["use_gpu"]})
+    return run
