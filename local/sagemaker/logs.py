@@ -1,0 +1,68 @@
+"""A process's output as a CloudWatch Logs stream, where a person (and ``aws logs tail``) looks on AWS.
+
+SageMaker writes a training host's output to ``/aws/sagemaker/TrainingJobs``, stream
+``<job>/algo-N-<epoch seconds>``, and an endpoint's to ``/aws/sagemaker/Endpoints/<endpoint>``. Its log
+shipping shows a tab as ``#011`` (syslog's octal escape), which is why metric regexes for the built-in
+XGBoost say ``#011``: lines are written, and matched, in that form.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+_MAX_BATCH = 500
+_FLUSH_EVERY_S = 1.0
+
+
+def as_logged(line: str) -> str:
+    """A line of output the way SageMaker's log shipping shows it."""
+    return line.rstrip("\r\n").replace("\t", "#011")
+
+
+class LogStream:
+    """Buffers lines and puts them to one log stream; ``flush`` is safe from any thread.
+
+    Writing to the log must never fail the job it describes: a put that fails (the embedded AWS being
+    shut down, say) drops the batch.
+    """
+
+    def __init__(self, logs: Any, group: str, stream: str, clock: Callable[[], float] = time.time) -> None:
+        self.group = group
+        self.stream = stream
+        self._logs = logs
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        self._last_flush = clock()
+        _create(logs, group, stream)
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            self._pending.append({"timestamp": int(self._clock() * 1000), "message": line})
+            due = len(self._pending) >= _MAX_BATCH or self._clock() - self._last_flush >= _FLUSH_EVERY_S
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._last_flush = self._clock()
+            if not batch:
+                return
+            try:
+                self._logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=batch)
+            except Exception:
+                return
+
+
+def _create(logs: Any, group: str, stream: str) -> None:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)

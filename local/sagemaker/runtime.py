@@ -1,0 +1,105 @@
+"""What every job and endpoint of one engine shares: how to reach AWS, where to work, what to run.
+
+S3 and CloudWatch Logs are reached with boto3 pointed at the embedded AWS (moto's server) over HTTP,
+not through moto's backend objects: the engine then depends only on the public API, the same code works
+against any S3-compatible endpoint, and moto's internals can change without breaking it. Inside the moto
+server process that means the server calls itself, which its threaded HTTP server allows.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ACCOUNT_ID = "123456789012"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Programs:
+    """The training image's executables (the SageMaker container contract's ``train`` and ``serve``)."""
+
+    train: Path = REPO_ROOT / "training_image" / "train"
+    serve: Path = REPO_ROOT / "training_image" / "serve"
+
+
+class AwsAccess:
+    """boto3 clients for one account and region at one endpoint, made on first use (thread-safe)."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None,
+        region: str,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.account_id = account_id
+        self._credentials = credentials
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                keys = self._credentials
+                session = boto3.Session(
+                    region_name=self.region,
+                    aws_access_key_id=keys[0] if keys else None,
+                    aws_secret_access_key=keys[1] if keys else None,
+                )
+                self._clients[service] = session.client(service, endpoint_url=self.endpoint_url)
+            return self._clients[service]
+
+    def arn(self, resource: str, name: str) -> str:
+        """SageMaker ARNs carry the resource name in lower case, as AWS's do."""
+        return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{resource}/{name.lower()}"
+
+    def log_stream_arn(self, group: str, stream: str) -> str:
+        return f"arn:aws:logs:{self.region}:{self.account_id}:log-group:{group}:log-stream:{stream}"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Shared settings of one engine.
+
+    ``stop_grace_s`` is how long a stopped process may take to save its work after SIGTERM before it is
+    killed (AWS allows 120 s; local jobs are small). ``ready_timeout_s`` bounds an endpoint server's
+    start-up. ``max_parallel_processes`` caps tuning parallelism at the machine's cores.
+    """
+
+    aws: AwsAccess
+    workdir: Path
+    programs: Programs = field(default_factory=Programs)
+    clock: Callable[[], datetime] = utc_now
+    stop_grace_s: float = 10.0
+    ready_timeout_s: float = 60.0
+    max_parallel_processes: int = 2
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@functools.cache
+def cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,540 @@
+"""Training jobs that really train: the training image's ``train`` in subprocesses, one per host.
+
+A job's life, as SageMaker reports it in ``SecondaryStatusTransitions``: Starting (a private ``/opt/ml``
+tree per host), Downloading (channels and checkpoints from S3), Training (``train`` runs; its output
+goes to CloudWatch Logs and through the MetricDefinitions), Uploading (``model.tar.gz`` and
+``output.tar.gz`` to ``S3OutputPath/<job>/output/``), then Completed, Failed, Stopped or
+MaxRuntimeExceeded. ``InstanceCount`` > 1 starts that many processes forming one distributed job; the
+image reaches its peers through ``DROPML_HOST_ADDRESSES`` and ``DROPML_TRACKER_PORT``.
+
+Stopping sends SIGTERM and allows ``Runtime.stop_grace_s`` for the program to save its work (AWS allows
+120 s) before SIGKILL; whatever the model folder then holds is still uploaded, as AWS does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from local.sagemaker import s3
+from local.sagemaker.errors import ResourceInUse, ValidationError
+from local.sagemaker.images import builtin_metric_definitions, unrunnable_reason
+from local.sagemaker.logs import TRAINING_LOG_GROUP, LogStream, as_logged
+from local.sagemaker.metrics import MetricPoint, MetricReader
+from local.sagemaker.runtime import Runtime, free_port
+
+HOST_ADDRESSES_ENV = "DROPML_HOST_ADDRESSES"
+TRACKER_PORT_ENV = "DROPML_TRACKER_PORT"
+OPT_ML_ENV = "DROPML_OPT_ML"
+
+_MESSAGES = {
+    "Starting": "Preparing the instances for training",
+    "Downloading": "Downloading input data",
+    "Training": "Training image download completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Failed": "Training job failed",
+    "Stopping": "Stopping the training job",
+    "Stopped": "Training job stopped",
+    "MaxRuntimeExceeded": "Training job exceeded MaxRuntimeInSeconds provided",
+}
+_POLL_S = 0.1
+_CHECKPOINT_SYNC_EVERY_S = 5.0
+
+
+class _Stop(Exception):
+    """Raised inside the job's thread when a stop was asked for between two phases."""
+
+
+@dataclass
+class _Transition:
+    status: str
+    start: datetime
+    message: str
+    end: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"Status": self.status, "StartTime": self.start, "StatusMessage": self.message}
+        if self.end is not None:
+            item["EndTime"] = self.end
+        return item
+
+
+@dataclass
+class _Host:
+    name: str
+    root: Path
+    process: subprocess.Popen[str] | None = None
+    log: LogStream | None = None
+    reader: threading.Thread | None = None
+
+
+class TrainingJob:
+    """One CreateTrainingJob request, run in a background thread that owns its subprocesses.
+
+    ``on_metric`` sees every metric value as it is logged (a tuner's early stopping listens there).
+    """
+
+    def __init__(
+        self,
+        request: Mapping[str, Any],
+        *,
+        runtime: Runtime,
+        tuning_job_arn: str | None = None,
+        on_metric: Callable[[MetricPoint], None] | None = None,
+    ) -> None:
+        self.request = copy.deepcopy(dict(request))
+        self.name: str = self.request["TrainingJobName"]
+        self.arn = runtime.aws.arn("training-job", self.name)
+        self.tuning_job_arn = tuning_job_arn
+        self._runtime = runtime
+        self._lock = threading.RLock()
+        self._done = threading.Event()
+        self._stop_reason: str | None = None
+        algorithm = self.request.setdefault("AlgorithmSpecification", {})
+        if not algorithm.get("MetricDefinitions") and unrunnable_reason(algorithm.get("TrainingImage")) is None:
+            algorithm["MetricDefinitions"] = builtin_metric_definitions()
+        self._metrics = MetricReader(algorithm.get("MetricDefinitions") or [], runtime.clock, on_metric)
+        self.status = "InProgress"
+        self.failure_reason: str | None = None
+        self.model_artifact: str | None = None
+        self.creation_time = runtime.clock()
+        self.last_modified = self.creation_time
+        self.training_start: datetime | None = None
+        self.training_end: datetime | None = None
+        self._transitions: list[_Transition] = []
+        self._hosts: list[_Host] = []
+        self._folder = runtime.workdir / "training-jobs" / self.name
+        self._thread = threading.Thread(target=self._run, name=f"training-job-{self.name}", daemon=True)
+        self._secondary("Starting")
+
+    # -- the API ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, reason: str = "Stopped") -> None:
+        """StopTrainingJob: Stopping now, Stopped once the processes have exited and output is saved."""
+        with self._lock:
+            if self.status != "InProgress":
+                return
+            self._stop_reason = reason
+            self.status = "Stopping"
+            self._secondary("Stopping")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def final_metrics(self) -> list[dict[str, Any]]:
+        return self._metrics.final()
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            request = self.request
+            description: dict[str, Any] = {
+                "TrainingJobName": self.name,
+                "TrainingJobArn": self.arn,
+                "TrainingJobStatus": self.status,
+                "SecondaryStatus": self._transitions[-1].status,
+                "HyperParameters": dict(request.get("HyperParameters") or {}),
+                "AlgorithmSpecification": request["AlgorithmSpecification"],
+                "RoleArn": request.get("RoleArn"),
+                "InputDataConfig": request.get("InputDataConfig") or [],
+                "OutputDataConfig": request.get("OutputDataConfig"),
+                "ResourceConfig": request.get("ResourceConfig"),
+                "StoppingCondition": request.get("StoppingCondition") or {},
+                "CreationTime": self.creation_time,
+                "LastModifiedTime": self.last_modified,
+                "SecondaryStatusTransitions": [t.as_dict() for t in self._transitions],
+                "FinalMetricDataList": self._metrics.final(),
+                "EnableNetworkIsolation": bool(request.get("EnableNetworkIsolation", False)),
+                "EnableInterContainerTrafficEncryption": bool(
+                    request.get("EnableInterContainerTrafficEncryption", False)
+                ),
+                "EnableManagedSpotTraining": bool(request.get("EnableManagedSpotTraining", False)),
+            }
+            optional = {
+                "TuningJobArn": self.tuning_job_arn,
+                "FailureReason": self.failure_reason,
+                "ModelArtifacts": {"S3ModelArtifacts": self.model_artifact} if self.model_artifact else None,
+                "TrainingStartTime": self.training_start,
+                "TrainingEndTime": self.training_end,
+                "CheckpointConfig": request.get("CheckpointConfig"),
+                "VpcConfig": request.get("VpcConfig"),
+                "Environment": request.get("Environment"),
+                "ExperimentConfig": request.get("ExperimentConfig"),
+            }
+            description.update({k: v for k, v in optional.items() if v is not None})
+            if self.training_start is not None and self.training_end is not None:
+                seconds = max(1, round((self.training_end - self.training_start).total_seconds()))
+                description["TrainingTimeInSeconds"] = seconds
+                description["BillableTimeInSeconds"] = seconds
+            return description
+
+    def summary(self) -> dict[str, Any]:
+        """The ``ListTrainingJobs`` entry."""
+        with self._lock:
+            item = {
+                "TrainingJobName": self.name,
+                "TrainingJobArn": self.arn,
+                "CreationTime": self.creation_time,
+                "LastModifiedTime": self.last_modified,
+                "TrainingJobStatus": self.status,
+                "SecondaryStatus": self._transitions[-1].status,
+            }
+            if self.training_end is not None:
+                item["TrainingEndTime"] = self.training_end
+            return item
+
+    # -- the job's thread -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._prepare()
+            self._train()
+        except _Stop:
+            self._finish_stopped()
+        except _Done:
+            pass
+        except ValidationError as exc:
+            self._finish("Failed", f"ClientError: {exc.message}")
+        except Exception as exc:
+            self._finish("Failed", f"InternalServerError: local SageMaker failed: {exc!r}")
+        finally:
+            for host in self._hosts:
+                _kill(host.process)
+            self._done.set()
+
+    def _prepare(self) -> None:
+        algorithm = self.request["AlgorithmSpecification"]
+        reason = unrunnable_reason(algorithm.get("TrainingImage"))
+        if reason is not None:
+            self._finish("Failed", reason)
+            raise _Done
+        count = int((self.request.get("ResourceConfig") or {}).get("InstanceCount", 1))
+        names = [f"algo-{i}" for i in range(1, count + 1)]
+        shutil.rmtree(self._folder, ignore_errors=True)
+        self._hosts = [_Host(name=name, root=self._folder / name) for name in names]
+        for host in self._hosts:
+            self._write_config(host, names)
+        self._check_stop()
+        self._secondary("Downloading")
+        client = self._runtime.aws.client("s3")
+        for index, host in enumerate(self._hosts):
+            for channel in self.request.get("InputDataConfig") or []:
+                source = channel["DataSource"].get("S3DataSource")
+                if source is None:
+                    raise ValidationError(f"channel {channel['ChannelName']!r}: only S3DataSource is supported")
+                if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+                    raise ValidationError(
+                        f"channel {channel['ChannelName']!r}: only S3DataType S3Prefix is supported locally"
+                    )
+                s3.download_channel(
+                    client,
+                    source["S3Uri"],
+                    host.root / "input" / "data" / channel["ChannelName"],
+                    host_index=index,
+                    host_count=len(self._hosts),
+                    sharded=source.get("S3DataDistributionType") == "ShardedByS3Key",
+                )
+            checkpoint = self.request.get("CheckpointConfig")
+            if checkpoint:
+                s3.download_prefix(client, s3.S3Location.parse(checkpoint["S3Uri"]), host.root / "checkpoints")
+            self._check_stop()
+
+    def _write_config(self, host: _Host, names: list[str]) -> None:
+        config = host.root / "input" / "config"
+        config.mkdir(parents=True)
+        for folder in ("model", "output/data", "checkpoints", "input/data"):
+            (host.root / folder).mkdir(parents=True, exist_ok=True)
+        hyperparameters = {str(k): str(v) for k, v in (self.request.get("HyperParameters") or {}).items()}
+        channels = {
+            channel["ChannelName"]: {
+                "ContentType": channel.get("ContentType", "text/csv"),
+                "TrainingInputMode": channel.get("InputMode")
+                or self.request["AlgorithmSpecification"].get("TrainingInputMode", "File"),
+                "S3DistributionType": channel["DataSource"]
+                .get("S3DataSource", {})
+                .get("S3DataDistributionType", "FullyReplicated"),
+                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+            }
+            for channel in self.request.get("InputDataConfig") or []
+        }
+        instance_type = (self.request.get("ResourceConfig") or {}).get("InstanceType", "ml.m5.large")
+        resources = {
+            "current_host": host.name,
+            "current_instance_type": instance_type,
+            "current_group_name": "homogeneousCluster",
+            "hosts": names,
+            "instance_groups": [
+                {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": names}
+            ],
+            "network_interface_name": "lo",
+        }
+        (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+        (config / "inputdataconfig.json").write_text(json.dumps(channels))
+        (config / "resourceconfig.json").write_text(json.dumps(resources))
+
+    def _train(self) -> None:
+        self._secondary("Training")
+        with self._lock:
+            self.training_start = self._runtime.clock()
+        started = time.monotonic()
+        tracker_port = free_port()
+        addresses = json.dumps({host.name: "127.0.0.1" for host in self._hosts})
+        logs = self._runtime.aws.client("logs")
+        epoch = int(time.time())
+        for host in self._hosts:
+            environment = {
+                **os.environ,
+                **{str(k): str(v) for k, v in (self.request.get("Environment") or {}).items()},
+                OPT_ML_ENV: str(host.root),
+                HOST_ADDRESSES_ENV: addresses,
+                TRACKER_PORT_ENV: str(tracker_port),
+                "TRAINING_JOB_NAME": self.name,
+                "TRAINING_JOB_ARN": self.arn,
+                "PYTHONUNBUFFERED": "1",
+            }
+            host.log = LogStream(logs, TRAINING_LOG_GROUP, f"{self.name}/{host.name}-{epoch}")
+            host.process = subprocess.Popen(
+                [str(self._runtime.programs.train), "train"],
+                cwd=host.root,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                start_new_session=True,
+            )
+            host.reader = threading.Thread(target=self._read_output, args=(host,), daemon=True)
+            host.reader.start()
+        self._supervise(started)
+
+    def _read_output(self, host: _Host) -> None:
+        assert host.process is not None and host.process.stdout is not None and host.log is not None
+        for line in host.process.stdout:
+            logged = as_logged(line)
+            host.log.write(logged)
+            self._metrics.read(logged)
+        host.log.flush()
+
+    def _supervise(self, started: float) -> None:
+        """Wait for every host, enforcing StopTrainingJob and MaxRuntimeInSeconds, syncing checkpoints."""
+        max_runtime = (self.request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        checkpoint = self.request.get("CheckpointConfig")
+        synced: dict[str, tuple[int, int]] = {}
+        last_sync = time.monotonic()
+        terminated_at: float | None = None
+        while any(host.process is not None and host.process.poll() is None for host in self._hosts):
+            if max_runtime is not None and time.monotonic() - started > float(max_runtime):
+                self.stop("MaxRuntimeExceeded")
+            if self._stop_reason is not None and terminated_at is None:
+                terminated_at = time.monotonic()
+                for host in self._hosts:
+                    _signal(host.process, signal.SIGTERM)
+            if terminated_at is not None and time.monotonic() - terminated_at > self._runtime.stop_grace_s:
+                for host in self._hosts:
+                    _kill(host.process)
+            if checkpoint and time.monotonic() - last_sync > _CHECKPOINT_SYNC_EVERY_S:
+                self._sync_checkpoints(checkpoint, synced)
+                last_sync = time.monotonic()
+            time.sleep(_POLL_S)
+        for host in self._hosts:
+            if host.reader is not None:
+                host.reader.join(timeout=10)
+        with self._lock:
+            self.training_end = self._runtime.clock()
+        if checkpoint:
+            self._sync_checkpoints(checkpoint, synced)
+        if self._stop_reason is not None:
+            raise _Stop
+        failed = [host for host in self._hosts if host.process is not None and host.process.returncode != 0]
+        if failed:
+            self._upload_output()
+            self._finish("Failed", self._failure_reason(failed[0]))
+            return
+        self._secondary("Uploading")
+        self._upload_output()
+        if self.model_artifact is None:
+            self._finish("Failed", "AlgorithmError: the training program exited without writing a model")
+            return
+        self._finish("Completed", None)
+
+    def _sync_checkpoints(self, checkpoint: Mapping[str, Any], synced: dict[str, tuple[int, int]]) -> None:
+        """Every host's checkpoints go to the same S3 URI, as on AWS (distributed code names them apart)."""
+        client = self._runtime.aws.client("s3")
+        for host in self._hosts:
+            s3.upload_folder(client, host.root / "checkpoints", s3.S3Location.parse(checkpoint["S3Uri"]), synced)
+
+    def _upload_output(self) -> None:
+        """The first host's model and output data, under ``S3OutputPath/<job>/output/``."""
+        if not self._hosts:
+            return
+        output = s3.S3Location.parse(self.request["OutputDataConfig"]["S3OutputPath"]).child(self.name, "output")
+        client = self._runtime.aws.client("s3")
+        first = self._hosts[0].root
+        if s3.upload_tarball(client, first / "model", output.child("model.tar.gz")):
+            with self._lock:
+                self.model_artifact = str(output.child("model.tar.gz"))
+        s3.upload_tarball(client, first / "output" / "data", output.child("output.tar.gz"))
+
+    def _failure_reason(self, host: _Host) -> str:
+        """AWS's ``AlgorithmError: <the failure file>``; the exit status and last line when there is none."""
+        for candidate in [host, *self._hosts]:
+            failure = candidate.root / "output" / "failure"
+            if failure.is_file() and failure.read_text().strip():
+                return f"AlgorithmError: {failure.read_text().strip()}"
+        code = host.process.returncode if host.process is not None else None
+        return f"AlgorithmError: {host.name}: the training program exited with status {code}"
+
+    def _finish_stopped(self) -> None:
+        self._upload_output()
+        reason = self._stop_reason or "Stopped"
+        self._finish("Stopped", None, secondary=reason)
+
+    def _finish(self, status: str, failure_reason: str | None, *, secondary: str | None = None) -> None:
+        with self._lock:
+            self.status = status
+            self.failure_reason = failure_reason
+            if self.training_start is not None and self.training_end is None:
+                self.training_end = self._runtime.clock()
+            self._secondary(secondary or status)
+            self._transitions[-1].end = self._transitions[-1].start
+
+    def _secondary(self, status: str) -> None:
+        with self._lock:
+            now = self._runtime.clock()
+            if self._transitions:
+                self._transitions[-1].end = now
+            self._transitions.append(_Transition(status, now, _MESSAGES[status]))
+            self.last_modified = now
+
+    def _check_stop(self) -> None:
+        if self._stop_reason is not None:
+            raise _Stop
+
+
+class _Done(Exception):
+    """The job reached its final status before training (e.g. an image local mode cannot run)."""
+
+
+def _signal(process: subprocess.Popen[str] | None, signum: int) -> None:
+    if process is not None and process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+
+
+def _kill(process: subprocess.Popen[str] | None) -> None:
+    if process is not None and process.poll() is None:
+        _signal(process, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+class TrainingJobs:
+    """Every training job of one engine, by name: Create/Describe/List/Stop."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._lock = threading.Lock()
+        self._jobs: dict[str, TrainingJob] = {}
+
+    def create(
+        self,
+        request: Mapping[str, Any],
+        *,
+        tuning_job_arn: str | None = None,
+        on_metric: Callable[[MetricPoint], None] | None = None,
+    ) -> TrainingJob:
+        _require(request, "TrainingJobName", "AlgorithmSpecification", "OutputDataConfig", "ResourceConfig")
+        with self._lock:
+            name = request["TrainingJobName"]
+            if name in self._jobs:
+                raise ResourceInUse(
+                    f"Training job names must be unique within an AWS account and region, "
+                    f"and a training job with this name already exists ({self._jobs[name].arn})"
+                )
+            job = TrainingJob(request, runtime=self._runtime, tuning_job_arn=tuning_job_arn, on_metric=on_metric)
+            self._jobs[name] = job
+        job.start()
+        return job
+
+    def get(self, name: str) -> TrainingJob:
+        with self._lock:
+            job = self._jobs.get(name)
+        if job is None:
+            raise ValidationError("Requested resource not found.")
+        return job
+
+    def describe(self, name: str) -> dict[str, Any]:
+        return self.get(name).describe()
+
+    def stop(self, name: str) -> None:
+        job = self.get(name)
+        if job.status not in ("InProgress", "Stopping"):
+            raise ValidationError(f"The request was rejected because the training job is in status {job.status}.")
+        job.stop()
+
+    def list(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """ListTrainingJobs with its filters, sorting and NextToken paging."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        summaries = [job.summary() for job in jobs]
+        if request.get("NameContains"):
+            summaries = [s for s in summaries if request["NameContains"] in s["TrainingJobName"]]
+        if request.get("StatusEquals"):
+            summaries = [s for s in summaries if s["TrainingJobStatus"] == request["StatusEquals"]]
+        for field, bound, keep in (
+            ("CreationTime", "CreationTimeAfter", lambda v, b: v > b),
+            ("CreationTime", "CreationTimeBefore", lambda v, b: v < b),
+            ("LastModifiedTime", "LastModifiedTimeAfter", lambda v, b: v > b),
+            ("LastModifiedTime", "LastModifiedTimeBefore", lambda v, b: v < b),
+        ):
+            if request.get(bound) is not None:
+                summaries = [s for s in summaries if keep(s[field], request[bound])]
+        key = {"Name": "TrainingJobName", "Status": "TrainingJobStatus"}.get(
+            request.get("SortBy") or "CreationTime", "CreationTime"
+        )
+        summaries.sort(key=lambda s: s[key], reverse=(request.get("SortOrder") or "Ascending") == "Descending")
+        return paginate(summaries, "TrainingJobSummaries", request)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.stop()
+        for job in jobs:
+            job.wait(timeout=self._runtime.stop_grace_s + 15)
+
+
+def paginate(items: list[dict[str, Any]], key: str, request: Mapping[str, Any]) -> dict[str, Any]:
+    """``MaxResults``/``NextToken`` paging; the token is the offset of the next page."""
+    start = int(request.get("NextToken") or 0)
+    size = int(request.get("MaxResults") or 100)
+    page: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
+        page["NextToken"] = str(start + size)
+    return page
+
+
+def _require(request: Mapping[str, Any], *names: str) -> None:
+    missing = [name for name in names if not request.get(name)]
+    if missing:
+        raise ValidationError(f"missing required parameter(s): {', '.join(missing)}")
