@@ -65,15 +65,15 @@ def winner_summary(sagemaker: Any, s3: Any, job_name: str) -> dict[str, Any]:
     }
 
 
-def live_endpoint(sagemaker: Any, endpoint: str) -> dict[str, Any] | None:
-    """The endpoint's description if it serves (InService), else None (nothing to compare with)."""
+def describe_endpoint(sagemaker: Any, endpoint: str) -> dict[str, Any] | None:
+    """The endpoint's description, or None when no endpoint has that name."""
     try:
-        described = sagemaker.describe_endpoint(EndpointName=endpoint)
+        described: dict[str, Any] = sagemaker.describe_endpoint(EndpointName=endpoint)
     except sagemaker.exceptions.ClientError as error:
         if "Could not find" in str(error) or error.response["Error"]["Code"] == "ResourceNotFound":
             return None
         raise
-    return described if described["EndpointStatus"] in ("InService", "Updating") else None
+    return described
 
 
 def read_test_split(s3: Any, data_uri: str) -> np.ndarray:
@@ -152,9 +152,9 @@ def evaluate_run(
 ) -> dict[str, Any]:
     winner = winner_summary(sagemaker, s3, winner_job)
     rows = read_test_split(s3, data_uri)
-    live = live_endpoint(sagemaker, endpoint)
+    live = describe_endpoint(sagemaker, endpoint)
     champion: dict[str, Any] | None = None
-    if live is not None:
+    if live is not None and live["EndpointStatus"] == "InService":
         champion = {"endpoint": endpoint, "endpoint_config": live["EndpointConfigName"]}
         try:
             champion["metrics"] = score_endpoint(runtime, endpoint, schema, rows)
@@ -163,4 +163,5 @@ def evaluate_run(
     decision = decide(schema=schema, winner=winner, champion=champion, margin=margin).as_dict()
     # a real row of this run, for the "how to call it" part of the email
     example = {k: v for k, v in schema.decode_rows(rows[:1, 1:])[0].items() if v is not None}
-    return {**decision, "example_record": example}
+    # the definition updates an existing endpoint and creates a missing one
+    return {**decision, "endpoint_exists": live is not None, "example_record": example}

@@ -52,7 +52,7 @@ def build_report(state: dict[str, Any], *, finished_at: datetime) -> Report:
         lines += ["", f"Failed step: {step}", f"Reason: {failure_reason(failure)}"]
         lines += [f"What to do: {ADVICE.get(step, 'Open the execution in the Step Functions console.')}"]
     lines += _data_lines(state.get("prepared"))
-    lines += _training_lines(state.get("training"))
+    lines += _training_lines(state.get("training"), state.get("gpu_fallback"))
     lines += _evaluation_lines(state.get("evaluation"))
     lines += _endpoint_lines(state)
     document = {
@@ -118,12 +118,15 @@ def _data_lines(prepared: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def _training_lines(training: dict[str, Any] | None) -> list[str]:
-    if not training:
-        return []
-    lines = ["", f"Training: {training.get('kind', 'job')} {training.get('job')} on {training.get('device', '?')}"]
-    if training.get("fallback_reason"):
-        lines.append(f"GPU capacity was not available, so it ran on CPU instead: {training['fallback_reason']}")
+def _training_lines(training: dict[str, Any] | None, gpu_fallback: dict[str, Any] | None) -> list[str]:
+    lines = []
+    if training:
+        lines += ["", f"Training: {training.get('kind', 'job')} {training.get('job')} on {training.get('device', '?')}"]
+        if training.get("trials") is not None:
+            lines.append(f"Trials completed: {training['trials']}")
+    if gpu_fallback:
+        reason = failure_reason({"Error": "capacity", "Cause": gpu_fallback.get("reason", "")})
+        lines.append(f"GPU capacity was not available, so it ran on CPU instead: {reason}")
     return lines
 
 

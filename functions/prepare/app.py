@@ -16,6 +16,9 @@ from functions import aws
 from functions.prepare.prepare import prepare_execution
 
 GPU_INSTANCE_TYPE = "GPU_INSTANCE_TYPE"
+NAME_PREFIX = "NAME_PREFIX"
+MAX_RUNTIME_SECONDS = "MAX_RUNTIME_SECONDS"
+ENDPOINT_POLL_SECONDS = "ENDPOINT_POLL_SECONDS"
 
 logger = Logger()
 tracer = Tracer()
@@ -29,6 +32,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         s3=aws.client("s3"),
         storage_options=aws.polars_storage_options(),
         gpu_configured=bool(os.environ.get(GPU_INSTANCE_TYPE)),
+        name_prefix=os.environ[NAME_PREFIX],
+        max_runtime_seconds=int(os.environ[MAX_RUNTIME_SECONDS]),
+        endpoint_poll_seconds=int(os.environ[ENDPOINT_POLL_SECONDS]),
     )
     logger.append_keys(run_id=run["run_id"])
     logger.info("run planned", extra={"mode": run["plan"]["mode"], "use_gpu": run["plan"]["use_gpu"]})

@@ -32,6 +32,15 @@ DEFAULT_RANGES: dict[str, list[dict[str, str]]] = {
     "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "3", "MaxValue": "9", "ScalingType": "Linear"}],
     "CategoricalParameterRanges": [],
 }
+# Grid search needs categorical ranges only: a small grid over the two most influential parameters.
+GRID_RANGES: dict[str, list[dict[str, Any]]] = {
+    "ContinuousParameterRanges": [],
+    "IntegerParameterRanges": [],
+    "CategoricalParameterRanges": [
+        {"Name": "eta", "Values": ["0.05", "0.1", "0.3"]},
+        {"Name": "max_depth", "Values": ["3", "6", "9"]},
+    ],
+}
 METRIC_REGEX = r".*\[[0-9]+\].*#011{channel}-{metric}:(\S+)"
 
 
@@ -48,9 +57,12 @@ class JobNames:
     endpoint: str
 
 
-def job_names(dataset: str, run: str, endpoint: str | None) -> JobNames:
+def job_names(prefix: str, dataset: str, run: str, endpoint: str | None) -> JobNames:
+    """Names start with the stack's prefix, so IAM can scope SageMaker permissions to this stack."""
+
     def within(limit: int, suffix: str) -> str:
-        return f"{slug(dataset, limit - len(run) - len(suffix) - 2)}-{run}-{suffix}"
+        room = limit - len(prefix) - len(run) - len(suffix) - 3
+        return f"{prefix}-{slug(dataset, room)}-{run}-{suffix}" if room > 0 else f"{prefix}-{run}-{suffix}"
 
     return JobNames(
         training_gpu=within(TRAINING_JOB_NAME_MAX, "gpu"),
@@ -59,7 +71,7 @@ def job_names(dataset: str, run: str, endpoint: str | None) -> JobNames:
         tuning_cpu=within(TUNING_JOB_NAME_MAX, "c"),
         model=within(63, "model"),
         endpoint_config=within(63, "config"),
-        endpoint=endpoint or f"dropml-{slug(dataset, 63 - 7)}",
+        endpoint=endpoint or f"{prefix}-{slug(dataset, 63 - len(prefix) - 1)}",
     )
 
 
@@ -71,13 +83,24 @@ def metric_definitions(metric: str) -> list[dict[str, str]]:
     ]
 
 
-def tuning_ranges(fixed: set[str]) -> dict[str, list[dict[str, str]]]:
-    """The default search space without the hyperparameters the user fixed."""
-    return {kind: [r for r in ranges if r["Name"] not in fixed] for kind, ranges in DEFAULT_RANGES.items()}
+def tuning_ranges(fixed: set[str], strategy: str) -> dict[str, list[dict[str, Any]]]:
+    """The search space for the strategy, without the hyperparameters the user fixed."""
+    space = GRID_RANGES if strategy == "Grid" else DEFAULT_RANGES
+    return {kind: [r for r in ranges if r["Name"] not in fixed] for kind, ranges in space.items()}
 
 
 def plan_run(
-    *, dataset: str, run: str, schema: Schema, settings: DatasetSettings, use_gpu: bool
+    *,
+    prefix: str,
+    dataset: str,
+    run: str,
+    schema: Schema,
+    settings: DatasetSettings,
+    use_gpu: bool,
+    data_uri: str,
+    schema_uri: str,
+    max_runtime_seconds: int,
+    endpoint_poll_seconds: int,
 ) -> dict[str, Any]:
     """The plan document the definition reads (JSON-ready, every hyperparameter a string)."""
     objective, metric, direction = OBJECTIVES[schema.problem_type]
@@ -85,14 +108,29 @@ def plan_run(
     if schema.problem_type == "multiclass":
         static["num_class"] = str(schema.num_class)
     static.update({name: str(value) for name, value in settings.hyperparameters.items()})
+    data = data_uri.rstrip("/")
+    tuning = settings.tuning.model_dump()
+    # SageMaker refuses automatic early stopping with Hyperband, which stops trials itself
+    tuning["early_stopping"] = "Off" if settings.tuning.strategy == "Hyperband" else "Auto"
     return {
         "mode": settings.mode,
         "use_gpu": use_gpu,
-        "names": asdict(job_names(dataset, run, settings.endpoint_name)),
+        "names": asdict(job_names(prefix, dataset, run, settings.endpoint_name)),
+        "channels": {
+            "train": f"{data}/train/",
+            "validation": f"{data}/validation/",
+            "test": f"{data}/test/",
+            "schema": schema_uri,
+        },
+        "output_path": f"{data.rsplit('/', 1)[0]}/jobs/",
         "objective": {"metric": f"validation:{metric}", "type": direction},
         "static_hyperparameters": static,
-        "ranges": tuning_ranges(set(settings.hyperparameters)),
+        # a single training job uses the algorithm's defaults for whatever tuning would have searched
+        "train_hyperparameters": static,
+        "max_runtime_seconds": max_runtime_seconds,
+        "endpoint_poll_seconds": endpoint_poll_seconds,
+        "ranges": tuning_ranges(set(settings.hyperparameters), settings.tuning.strategy),
         "metric_definitions": metric_definitions(metric),
-        "tuning": settings.tuning.model_dump(),
+        "tuning": tuning,
         "deploy_margin": settings.deploy_margin,
     }

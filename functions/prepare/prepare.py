@@ -18,7 +18,14 @@ from functions.runs import convert_upload, prepared_document, read_settings
 
 
 def prepare_execution(
-    document: Any, *, s3: Any, storage_options: dict[str, str] | None, gpu_configured: bool
+    document: Any,
+    *,
+    s3: Any,
+    storage_options: dict[str, str] | None,
+    gpu_configured: bool,
+    name_prefix: str,
+    max_runtime_seconds: int,
+    endpoint_poll_seconds: int,
 ) -> dict[str, Any]:
     """The run document every later state reads: input, settings, prepared data and the plan."""
     request = parse_execution_input(document)
@@ -58,7 +65,18 @@ def prepare_execution(
         "run_id": run,
         "settings": settings.model_dump(mode="json"),
         "prepared": prepared,
-        "plan": plan_run(dataset=dataset, run=run, schema=schema, settings=settings, use_gpu=use_gpu),
+        "plan": plan_run(
+            prefix=name_prefix,
+            dataset=dataset,
+            run=run,
+            schema=schema,
+            settings=settings,
+            use_gpu=use_gpu,
+            data_uri=prepared["data"],
+            schema_uri=prepared["schema"],
+            max_runtime_seconds=max_runtime_seconds,
+            endpoint_poll_seconds=endpoint_poll_seconds,
+        ),
     }
 
 
