@@ -58,3 +58,5 @@ def _record(outcome: IngestOutcome) -> None:
         metrics.add_metric(name="UploadsRefused", unit=MetricUnit.Count, value=1)
     elif outcome.status == "duplicate":
         metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=1)

@@ -7,6 +7,7 @@ so the functional tests use moto's threaded server on a free port and point ever
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,10 @@ import requests
 from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
+
+# Powertools reads these when a handler module is imported, as Lambda sets them before the import.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "dropml")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 EVENTS = Path(__file__).parent.parent / "events"
 
 

@@ -38,9 +38,6 @@ def stack(aws: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"})
     monkeypatch.setenv("STATE_MACHINE_ARN", machine)
     monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "dropml")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "dropml-ingest")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     lambda_clients.reset()
     return {"machine": machine, "topic": topic, "queue": queue_url}
 
