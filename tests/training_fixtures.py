@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +154,9 @@ def train_environment(root: Path, extra: Mapping[str, str] | None = None) -> dic
     return {**env, **(extra or {})}
 
 
-def run_train(root: Path, extra_env: Mapping[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_train(
+    root: Path, extra_env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run ``training_image/train`` as SageMaker would run the container's ``train``."""
     return subprocess.run(
         [str(TRAIN)], env=train_environment(root, extra_env), capture_output=True, text=True, timeout=timeout
@@ -172,6 +173,3 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-PYTHON = sys.executable

@@ -58,9 +58,7 @@ def part_files(folder: Path) -> list[Path]:
     )
 
 
-def read_channel(
-    channel: Channel, *, with_weights: bool = False, files: Sequence[Path] | None = None
-) -> Dataset:
+def read_channel(channel: Channel, *, with_weights: bool = False, files: Sequence[Path] | None = None) -> Dataset:
     """Read ``files`` (default: all of the channel's part files) as one dataset.
 
     ``with_weights`` is the built-in algorithm's ``csv_weights=1``: the column after the label holds
@@ -70,7 +68,9 @@ def read_channel(
     paths = part_files(channel.path) if files is None else list(files)
     if not paths:
         raise UserInputError(f"channel {channel.name!r} has no data files in {channel.path.name}/")
-    tables = [_read_part(reader, path, channel) for path in paths]
+    tables = [table for path in paths if (table := _read_part(reader, path, channel)).num_rows]
+    if not tables:
+        raise UserInputError(f"channel {channel.name!r} has no rows in its {len(paths)} data file(s)")
     widths = {t.num_columns for t in tables}
     if len(widths) > 1:
         raise UserInputError(
@@ -108,7 +108,10 @@ def _read_part(reader: str, path: Path, channel: Channel) -> pa.Table:
 
 
 def _read_csv(path: Path) -> pa.Table:
-    names = [f"c{i}" for i in range(_field_count(path))]
+    fields = _field_count(path)
+    if fields == 0:
+        return pa.table({})  # an empty part (e.g. a compressed empty file): no rows to add
+    names = [f"c{i}" for i in range(fields)]
     return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=names, block_size=BLOCK_SIZE),
@@ -120,7 +123,8 @@ def _field_count(path: Path) -> int:
     """Fields on the first line: the column names pyarrow needs to read every column as float32."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", newline="") as handle:
-        return handle.readline().count(",") + 1
+        first = handle.readline()
+    return first.count(",") + 1 if first.strip() else 0
 
 
 def _to_dataset(tables: list[pa.Table], channel: Channel, first_feature: int) -> Dataset:
@@ -140,13 +144,9 @@ def _to_dataset(tables: list[pa.Table], channel: Channel, first_feature: int) ->
         offset = stop
     missing = np.flatnonzero(np.isnan(labels))
     if missing.size:
-        raise UserInputError(
-            f"channel {channel.name!r}: row {int(missing[0]) + 1} has no label (first column)"
-        )
+        raise UserInputError(f"channel {channel.name!r}: row {int(missing[0]) + 1} has no label (first column)")
     if weights is not None and np.isnan(weights).any():
-        raise UserInputError(
-            f"channel {channel.name!r}: csv_weights=1 but a row has no weight (second column)"
-        )
+        raise UserInputError(f"channel {channel.name!r}: csv_weights=1 but a row has no weight (second column)")
     return Dataset(features, labels, weights)
 
 

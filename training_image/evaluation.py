@@ -29,10 +29,8 @@ def evaluate(*, problem_type: ProblemType, objective: str, labels: np.ndarray, m
     labels = labels.astype(np.float64)
     margin = margin.astype(np.float64)
     if problem_type == "binary":
-        if objective == "binary:hinge":
-            probability = (margin > 0).astype(np.float64)
-        else:
-            probability = 1.0 / (1.0 + np.exp(-margin))
+        hinge = objective == "binary:hinge"  # predicts 0 or 1 itself, no probability
+        probability = (margin > 0).astype(np.float64) if hinge else 1.0 / (1.0 + np.exp(-margin))
         return binary_metrics(labels, probability)
     if problem_type == "multiclass":
         return multiclass_metrics(labels.astype(np.int64), softmax(margin))

@@ -4,7 +4,7 @@ SageMaker hands every value over as a string. Configurations written for the bui
 run unchanged, so its names are accepted (``num_round``, ``eta``, ``lambda``, ``csv_weights``, …); a bad
 value fails before any data is read, naming the parameter and what it accepts. Names starting with ``_``
 or ``sagemaker_`` belong to SageMaker (the tuner passes ``_tuning_objective_metric``): they are not ours
-to refuse, and the tuning objective's metric is added to ``eval_metric`` so a log line exists for it.
+to refuse, and the tuning objective's metric is put last in ``eval_metric``, so a log line has it last.
 
 Differences from the built-in algorithm, on purpose:
 - ``num_round`` is optional (default :data:`DEFAULT_NUM_ROUND`): the pipeline trains from a dataset's
@@ -56,9 +56,7 @@ DROPPED_BY_XGBOOST = frozenset(
     {"single_precision_histogram", "deterministic_histogram", "use_dask_gpu_training", "lambda_bias",
      "sketch_eps", "save_model_on_termination", "prob_buffer_row"}
 )  # fmt: skip
-NOT_BOOSTER_PARAMETERS = frozenset(
-    {"num_round", "early_stopping_rounds", "checkpoint_frequency", "csv_weights"}
-)
+NOT_BOOSTER_PARAMETERS = frozenset({"num_round", "early_stopping_rounds", "checkpoint_frequency", "csv_weights"})
 
 
 @dataclass(frozen=True)
@@ -80,8 +78,8 @@ class Rule:
             return noun
         left = "(" if self.low_open else "["
         right = ")" if self.high_open or self.high == INF else "]"
-        high = "∞" if self.high == INF else f"{self.high:g}"
-        return f"{noun} in {left}{self.low:g}, {high}{right}"
+        high = "∞" if self.high == INF else _number(self.high)
+        return f"{noun} in {left}{_number(self.low)}, {high}{right}"
 
     def parse(self, name: str, text: str) -> Any:
         if self.choices:
@@ -103,6 +101,10 @@ class Rule:
         if math.isnan(value) or too_low or too_high:
             raise _bad(name, text, self)
         return value
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _bad(name: str, text: str, rule: Rule) -> UserInputError:
@@ -258,13 +260,14 @@ def _eval_metrics(text: str | None, kind: ProblemType, tuning_objective: str | N
         base = metric.split("@", 1)[0]
         if base not in EVAL_METRICS:
             raise UserInputError(
-                f"hyperparameter eval_metric has unknown metric {metric!r}: "
-                f"expected some of {', '.join(EVAL_METRICS)}",
+                f"hyperparameter eval_metric has unknown metric {metric!r}: expected some of {', '.join(EVAL_METRICS)}",
                 column="eval_metric",
             )
     wanted = _metric_of(tuning_objective)
-    if wanted and wanted not in metrics:
-        metrics.append(wanted)  # the tuner reads this metric's log line; early stopping then follows it
+    if wanted:
+        # Last on the line: early stopping follows the last metric, and a ``(\S+)`` regex (``#011`` is no
+        # whitespace) reads only the line's last value correctly.
+        metrics = [m for m in metrics if m != wanted] + [wanted]
     return metrics
 
 

@@ -59,9 +59,7 @@ def run(env: TrainingEnvironment) -> int:
         return fail(env.failure_file, exc.reason, EXIT_USER_ERROR)
     except Exception as exc:
         traceback.print_exc()
-        return fail(
-            env.failure_file, f"internal error in train: {type(exc).__name__}: {exc}", EXIT_INTERNAL_ERROR
-        )
+        return fail(env.failure_file, f"internal error in train: {type(exc).__name__}: {exc}", EXIT_INTERNAL_ERROR)
     return 0
 
 

@@ -108,13 +108,9 @@ def train(
         evals_result=history,
     )
     rounds = booster.num_boosted_rounds()
-    best = (
-        int(booster.attr("best_iteration") or rounds - 1) if parameters.early_stopping_rounds else rounds - 1
-    )
+    best = int(booster.attr("best_iteration") or rounds - 1) if parameters.early_stopping_rounds else rounds - 1
     at = best - done  # index of the best round in this run's history
-    metrics = {
-        name: {metric: float(log[at]) for metric, log in logs.items()} for name, logs in history.items()
-    }
+    metrics = {name: {metric: float(log[at]) for metric, log in logs.items()} for name, logs in history.items()}
     if best + 1 < rounds and params.get("booster") != "gblinear":
         booster = booster[: best + 1]
     return TrainingResult(booster, rounds, best, done, metrics)
