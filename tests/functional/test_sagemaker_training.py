@@ -8,11 +8,13 @@ import json
 import tarfile
 
 import boto3
+import pytest
 import xgboost as xgb
 
 from local.sagemaker.engine import SageMakerEngine
+from local.sagemaker.errors import ResourceInUse, ValidationError
 from tests import sagemaker_fixtures
-from tests.sagemaker_fixtures import BUCKET, DROPML_IMAGE, REGION, training_request
+from tests.sagemaker_fixtures import BUCKET, DROPML_IMAGE, REGION, training_request, wait_until
 
 engine = sagemaker_fixtures.engine
 breast_cancer = sagemaker_fixtures.breast_cancer
@@ -85,3 +87,123 @@ def test_user_metric_definitions_are_applied_to_the_log(engine: SageMakerEngine,
     assert [m["MetricName"] for m in final] == ["val-auc", "round"]
     assert final[1]["Value"] == 19.0
     assert 0.9 < final[0]["Value"] <= 1.0
+
+
+def long_running(name: str, data: dict, **extra: object) -> dict:
+    """A job that would boost for minutes: stopping it is the only way it ends soon."""
+    hyperparameters = {"objective": "binary:logistic", "num_round": "1000000", "max_depth": "6", "eta": "0.01"}
+    return training_request(name, data, hyperparameters=hyperparameters, **extra)
+
+
+def test_two_instances_train_one_distributed_model_on_sharded_data(
+    engine: SageMakerEngine, breast_cancer: dict, tmp_path
+) -> None:
+    # GIVEN two instances, the train channel sharded by S3 key (two objects: one each)
+    request = training_request("bc-distributed", breast_cancer, instance_count=2)
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
+
+    job = engine.training_jobs.create(request)
+    assert job.wait(timeout=180)
+
+    description = engine.training_jobs.describe("bc-distributed")
+    assert description["TrainingJobStatus"] == "Completed", description.get("FailureReason")
+    # THEN each host saw its own shard and a full copy of the replicated channel
+    hosts = tmp_path / "sagemaker" / "training-jobs" / "bc-distributed"
+    assert sorted(p.name for p in (hosts / "algo-1/input/data/train").iterdir()) == ["part-0.csv"]
+    assert sorted(p.name for p in (hosts / "algo-2/input/data/train").iterdir()) == ["part-1.csv"]
+    assert (hosts / "algo-2/input/data/validation/part-0.csv").is_file()
+    assert json.loads((hosts / "algo-2/input/config/resourceconfig.json").read_text())["current_host"] == "algo-2"
+    # AND the model says two hosts trained it, and each host has its log stream
+    summary = json.loads(members(s3_object("jobs/bc-distributed/output/model.tar.gz"))["summary.json"])
+    assert summary["hosts"] == 2
+    streams = boto3.client("logs", region_name=REGION).describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs")[
+        "logStreams"
+    ]
+    assert sorted(s["logStreamName"].rsplit("-", 1)[0] for s in streams) == [
+        "bc-distributed/algo-1",
+        "bc-distributed/algo-2",
+    ]
+
+
+def test_a_bad_hyperparameter_fails_with_the_images_reason(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    request = training_request(
+        "bc-bad", breast_cancer, hyperparameters={"objective": "binary:logistic", "max_depth": "-1"}
+    )
+    job = engine.training_jobs.create(request)
+    assert job.wait(timeout=120)
+
+    description = engine.training_jobs.describe("bc-bad")
+    assert description["TrainingJobStatus"] == "Failed"
+    assert description["SecondaryStatus"] == "Failed"
+    assert description["FailureReason"].startswith("AlgorithmError: hyperparameter max_depth='-1' is invalid")
+    assert "ModelArtifacts" not in description
+
+
+def test_an_image_local_mode_cannot_run_fails_the_job_and_names_it(
+    engine: SageMakerEngine, breast_cancer: dict
+) -> None:
+    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
+    job = engine.training_jobs.create(training_request("bc-pytorch", breast_cancer, image=image))
+    assert job.wait(timeout=30)
+
+    description = engine.training_jobs.describe("bc-pytorch")
+    assert description["TrainingJobStatus"] == "Failed"
+    assert "pytorch-training" in description["FailureReason"]
+    assert "dropml-xgboost" in description["FailureReason"]
+
+
+def test_stop_training_job_stops_the_process(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    job = engine.training_jobs.create(long_running("bc-stop", breast_cancer))
+    wait_until(lambda: any(m["MetricName"] == "validation:auc" for m in job.final_metrics))
+
+    engine.training_jobs.stop("bc-stop")
+    assert engine.training_jobs.describe("bc-stop")["TrainingJobStatus"] in ("Stopping", "Stopped")
+    assert job.wait(timeout=30)
+
+    description = engine.training_jobs.describe("bc-stop")
+    assert description["TrainingJobStatus"] == "Stopped"
+    assert [t["Status"] for t in description["SecondaryStatusTransitions"]][-2:] == ["Stopping", "Stopped"]
+
+
+def test_max_runtime_stops_the_job_as_max_runtime_exceeded(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    job = engine.training_jobs.create(long_running("bc-timeout", breast_cancer, max_runtime_s=3))
+    assert job.wait(timeout=60)
+
+    description = engine.training_jobs.describe("bc-timeout")
+    assert description["TrainingJobStatus"] == "Stopped"
+    assert description["SecondaryStatus"] == "MaxRuntimeExceeded"
+    assert description["SecondaryStatusTransitions"][-1]["StatusMessage"] == (
+        "Training job exceeded MaxRuntimeInSeconds provided"
+    )
+
+
+def test_checkpoints_sync_to_s3_and_a_new_job_resumes_from_them(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    checkpoints = {"S3Uri": f"s3://{BUCKET}/checkpoints/bc"}
+    hyperparameters = {"objective": "binary:logistic", "num_round": "20", "checkpoint_frequency": "5"}
+    first = engine.training_jobs.create(
+        training_request("bc-ckpt-1", breast_cancer, hyperparameters=hyperparameters, CheckpointConfig=checkpoints)
+    )
+    assert first.wait(timeout=120)
+    assert engine.training_jobs.describe("bc-ckpt-1")["TrainingJobStatus"] == "Completed"
+    listing = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET, Prefix="checkpoints/bc/")
+    assert "checkpoints/bc/checkpoint-0000020.ubj" in [o["Key"] for o in listing["Contents"]]
+
+    resumed = {**hyperparameters, "num_round": "30"}
+    second = engine.training_jobs.create(
+        training_request("bc-ckpt-2", breast_cancer, hyperparameters=resumed, CheckpointConfig=checkpoints)
+    )
+    assert second.wait(timeout=120)
+    summary = json.loads(members(s3_object("jobs/bc-ckpt-2/output/model.tar.gz"))["summary.json"])
+    assert summary["resumed_from_round"] == 20
+    assert summary["rounds_trained"] == 30
+
+
+def test_job_names_are_unique_and_listed(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    engine.training_jobs.create(training_request("bc-unique", breast_cancer)).wait(timeout=120)
+
+    with pytest.raises(ResourceInUse):
+        engine.training_jobs.create(training_request("bc-unique", breast_cancer))
+    with pytest.raises(ValidationError, match="Requested resource not found"):
+        engine.training_jobs.describe("bc-missing")
+    listed = engine.training_jobs.list({"StatusEquals": "Completed", "NameContains": "unique"})
+    assert [s["TrainingJobName"] for s in listed["TrainingJobSummaries"]] == ["bc-unique"]
