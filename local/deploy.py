@@ -84,12 +84,15 @@ def to_cloudformation(template_path: Path, code_uri: str, region: str) -> dict[s
 def deploy(
     *,
     session: boto3.Session,
-    endpoint_url: str,
+    endpoint_url: str | None,
     repo_root: Path,
     notification_email: str,
     stack_name: str = DEFAULT_STACK_NAME,
 ) -> Deployment:
-    """Package, translate and create (or replace) the stack; returns once it is CREATE_COMPLETE."""
+    """Package, translate and create the stack; return once it is CREATE_COMPLETE.
+
+    ``endpoint_url`` is the embedded AWS (None: wherever ``session``'s clients go, e.g. ``mock_aws``).
+    """
     region = session.region_name
     s3 = session.client("s3", endpoint_url=endpoint_url)
     cloudformation = session.client("cloudformation", endpoint_url=endpoint_url)

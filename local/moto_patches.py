@@ -25,7 +25,8 @@ import base64
 import json
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -78,31 +79,69 @@ class LocalSettings:
 
 
 class _Installed:
-    """The process-wide settings and the patch-once guard."""
+    """The settings of the patches installed in this process (None when they are not)."""
 
     settings: LocalSettings | None = None
-    done = False
 
 
-def apply(settings: LocalSettings) -> None:
-    """Install every patch (once per process) and make Step Functions execute definitions."""
+class _Replacements:
+    """Attributes replaced on moto's classes and modules, remembered so they can be put back."""
+
+    def __init__(self) -> None:
+        self._originals: list[tuple[Any, str, Any]] = []
+
+    def replace(self, owner: Any, name: str, value: Any) -> Any:
+        """Set ``owner.name`` to ``value``; return the original (as stored, descriptors included)."""
+        original = vars(owner)[name]
+        self._originals.append((owner, name, original))
+        setattr(owner, name, value)
+        return original
+
+    def restore(self) -> None:
+        while self._originals:
+            owner, name, original = self._originals.pop()
+            setattr(owner, name, original)
+
+
+@contextmanager
+def installed(settings: LocalSettings) -> Iterator[None]:
+    """Run the block with every patch installed and Step Functions executing definitions.
+
+    The local server holds this for its lifetime; tests hold it for one test, so moto is back to
+    itself for whatever runs next in the same process.
+    """
+    if _Installed.settings is not None:
+        raise RuntimeError("local.moto_patches are already installed in this process")
+    replacements = _Replacements()
+    previous_sfn_config = default_user_config.get("stepfunctions")
+    previous_job_source = _JobSource.current
     _Installed.settings = settings
-    default_user_config["stepfunctions"] = {"execute_state_machine": True}
-    if _Installed.done:
-        return
-    _patch_lambda_invoke()
-    _patch_s3_lambda_notifications_async()
-    _patch_sns_email()
-    _patch_unnamed_executions()
-    _patch_cloudformation_state_machine()
-    _patch_cloudformation_bucket()
-    _patch_sagemaker_task_service()
-    _Installed.done = True
+    try:
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        for install in (
+            _patch_lambda_invoke,
+            _patch_s3_lambda_notifications_async,
+            _patch_sns_email,
+            _patch_unnamed_executions,
+            _patch_cloudformation_state_machine,
+            _patch_cloudformation_bucket,
+            _patch_sagemaker_task_service,
+        ):
+            install(replacements)
+        yield
+    finally:
+        replacements.restore()
+        _JobSource.current = previous_job_source
+        if previous_sfn_config is None:
+            default_user_config.pop("stepfunctions", None)
+        else:
+            default_user_config["stepfunctions"] = previous_sfn_config
+        _Installed.settings = None
 
 
 def _settings() -> LocalSettings:
     if _Installed.settings is None:
-        raise RuntimeError("local.moto_patches.apply() has not been called in this process")
+        raise RuntimeError("local.moto_patches are not installed in this process")
     return _Installed.settings
 
 
@@ -141,15 +180,15 @@ def _invoke(
     return invocation.payload
 
 
-def _patch_lambda_invoke() -> None:
-    LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
+def _patch_lambda_invoke(replacements: _Replacements) -> None:
+    replacements.replace(LambdaFunction, "invoke", _invoke)
 
 
 # 2. S3 → Lambda, asynchronously --------------------------------------------------------------------
 
 
-def _patch_s3_lambda_notifications_async() -> None:
-    deliver = s3_notifications._invoke_awslambda
+def _patch_s3_lambda_notifications_async(replacements: _Replacements) -> None:
+    deliver = vars(s3_notifications)["_invoke_awslambda"]
 
     def invoke_later(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
         worker = threading.Thread(
@@ -157,13 +196,12 @@ def _patch_s3_lambda_notifications_async() -> None:
         )
         worker.start()
 
-    s3_notifications._invoke_awslambda = invoke_later
+    replacements.replace(s3_notifications, "_invoke_awslambda", invoke_later)
 
 
 # 3. SNS → email ------------------------------------------------------------------------------------
 
 _EMAIL_PROTOCOLS: Final = ("email", "email-json")
-_publish = Subscription.publish
 
 
 def _publish_with_email(
@@ -177,7 +215,7 @@ def _publish_with_email(
     message_structure: str | None = None,
 ) -> None:
     if self.protocol not in _EMAIL_PROTOCOLS:
-        _publish(
+        _ORIGINAL_PUBLISH(
             self,
             message,
             message_id,
@@ -215,16 +253,19 @@ def _publish_with_email(
     mail.send(smtp_port=smtp_port, to=self.endpoint, subject=subject, body=body)
 
 
-def _patch_sns_email() -> None:
-    Subscription.publish = _publish_with_email  # type: ignore[method-assign]
+_ORIGINAL_PUBLISH: Final = Subscription.publish
+
+
+def _patch_sns_email(replacements: _Replacements) -> None:
+    replacements.replace(Subscription, "publish", _publish_with_email)
 
 
 # 4. Unnamed executions ----------------------------------------------------------------------------
 
 
-def _patch_unnamed_executions() -> None:
+def _patch_unnamed_executions(replacements: _Replacements) -> None:
     for backend_class in (StepFunctionBackend, StepFunctionsParserBackend):
-        original = backend_class.__dict__["start_execution"]
+        original = vars(backend_class)["start_execution"]
 
         def start_execution(
             self: Any,
@@ -236,7 +277,7 @@ def _patch_unnamed_executions() -> None:
         ) -> Any:
             return _original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
-        backend_class.start_execution = start_execution  # type: ignore[method-assign]
+        replacements.replace(backend_class, "start_execution", start_execution)
 
 
 # 5. CloudFormation state machines -----------------------------------------------------------------
@@ -276,13 +317,11 @@ def _delete_state_machine_from_cloudformation(
     sfn_responses.get_backend(account_id, region_name).delete_state_machine(resource_name)
 
 
-def _patch_cloudformation_state_machine() -> None:
-    StateMachine.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
-        _create_state_machine_from_cloudformation
-    )
-    StateMachine.delete_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
-        _delete_state_machine_from_cloudformation
-    )
+def _patch_cloudformation_state_machine(replacements: _Replacements) -> None:
+    create = classmethod(_create_state_machine_from_cloudformation)
+    replacements.replace(StateMachine, "create_from_cloudformation_json", create)
+    delete = classmethod(_delete_state_machine_from_cloudformation)
+    replacements.replace(StateMachine, "delete_from_cloudformation_json", delete)
 
 
 # 6. CloudFormation buckets ------------------------------------------------------------------------
@@ -312,8 +351,8 @@ def notification_config_from_cloudformation(properties: dict[str, Any]) -> dict[
     return config
 
 
-def _patch_cloudformation_bucket() -> None:
-    create = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+def _patch_cloudformation_bucket(replacements: _Replacements) -> None:
+    create = vars(FakeBucket)["create_from_cloudformation_json"].__func__
 
     def create_from_cloudformation_json(
         cls: type[FakeBucket],
@@ -338,8 +377,8 @@ def _patch_cloudformation_bucket() -> None:
             backend.put_bucket_notification_configuration(bucket.name, notifications)
         return bucket
 
-    FakeBucket.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
-        create_from_cloudformation_json
+    replacements.replace(
+        FakeBucket, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json)
     )
 
 
@@ -473,13 +512,13 @@ class StateTaskServiceSageMaker(state_task_service_callback.StateTaskServiceCall
         )
 
 
-def _patch_sagemaker_task_service() -> None:
-    original = state_task_service_factory.state_task_service_for
+def _patch_sagemaker_task_service(replacements: _Replacements) -> None:
+    original = vars(state_task_service_factory)["state_task_service_for"]
 
     def state_task_service_for(service_name: str) -> Any:
         if service_name == "sagemaker":
             return StateTaskServiceSageMaker()
         return original(service_name)
 
-    state_task_service_factory.state_task_service_for = state_task_service_for
-    state_task_factory.state_task_service_for = state_task_service_for
+    replacements.replace(state_task_service_factory, "state_task_service_for", state_task_service_for)
+    replacements.replace(state_task_factory, "state_task_service_for", state_task_service_for)

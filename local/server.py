@@ -42,24 +42,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     state_dir.mkdir(parents=True, exist_ok=True)
     smtp_port = free_port()
     sink = mail.start_sink(state_dir / "outbox", port=smtp_port)
-    moto_patches.apply(
-        moto_patches.LocalSettings(
-            endpoint_url=f"http://{HOST}:{args.port}", work_dir=state_dir, smtp_port=smtp_port
-        )
-    )
-    (state_dir / READY_FILE).write_text(
-        json.dumps({"pid": os.getpid(), "port": args.port, "smtp_port": smtp_port})
+    settings = moto_patches.LocalSettings(
+        endpoint_url=f"http://{HOST}:{args.port}", work_dir=state_dir, smtp_port=smtp_port
     )
     signal.signal(signal.SIGTERM, _stop)
-
     try:
-        run_simple(
-            HOST,
-            args.port,
-            DomainDispatcherApplication(create_backend_app),
-            threaded=True,
-            request_handler=MotoRequestHandler,
-        )
+        with moto_patches.installed(settings):
+            (state_dir / READY_FILE).write_text(
+                json.dumps({"pid": os.getpid(), "port": args.port, "smtp_port": smtp_port})
+            )
+            run_simple(
+                HOST,
+                args.port,
+                DomainDispatcherApplication(create_backend_app),
+                threaded=True,
+                request_handler=MotoRequestHandler,
+            )
     finally:
         sink.stop()
     return 0

@@ -121,7 +121,7 @@ def up(port: int = DEFAULT_PORT, *, email: str = DEFAULT_EMAIL, state_home: Path
     for stale in (READY_FILE, DEPLOYMENT_FILE):
         (stack.state_dir / stale).unlink(missing_ok=True)
 
-    _start_server(stack)
+    start_server(stack)
     try:
         deployment = deploy.deploy(
             session=stack.session(),
@@ -138,7 +138,8 @@ def up(port: int = DEFAULT_PORT, *, email: str = DEFAULT_EMAIL, state_home: Path
     return stack
 
 
-def _start_server(stack: LocalStack) -> None:
+def start_server(stack: LocalStack) -> None:
+    """Start the embedded AWS server for ``stack`` in its own session; return once it answers."""
     environment = {**os.environ, **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     environment.pop("AWS_ENDPOINT_URL", None)

@@ -1,0 +1,219 @@
+"""Patches 4 and 7, and Lambda tasks: definitions execute for real, SageMaker `.sync` included."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto.sagemaker.models import sagemaker_backends
+
+from local import moto_patches
+from tests.local_fixtures import (  # noqa: F401 - fixtures
+    ACCOUNT,
+    REGION,
+    PatchedAws,
+    create_function,
+    patched_aws_fixture,
+    wait_for,
+)
+
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/dropml-states"
+
+
+def _state_machine(aws: PatchedAws, definition: dict[str, Any], name: str = "test") -> str:
+    arn = aws.client("stepfunctions").create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    return str(arn)
+
+
+def _finished(aws: PatchedAws, execution_arn: str, timeout_s: float = 30) -> dict[str, Any]:
+    sfn = aws.client("stepfunctions")
+
+    def done() -> dict[str, Any] | None:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        return None if described["status"] == "RUNNING" else described
+
+    return dict(wait_for(done, timeout_s=timeout_s, what=f"execution {execution_arn}"))
+
+
+def test_executions_started_without_a_name_get_distinct_uuid_names(patched_aws: PatchedAws) -> None:
+    arn = _state_machine(patched_aws, {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    sfn = patched_aws.client("stepfunctions")
+
+    first = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    second = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+
+    names = [first.rsplit(":", 1)[1], second.rsplit(":", 1)[1]]
+    assert names[0] != names[1]
+    assert all(len(name) == 36 and name.count("-") == 4 for name in names)
+
+
+def test_a_lambda_task_retries_and_catches_the_functions_error_type(patched_aws: PatchedAws) -> None:
+    # GIVEN a definition that retries PaymentRequired once, then catches it
+    function_arn = create_function(patched_aws.client("lambda"), patched_aws.client("iam"), "fail", "handlers.fail")
+    definition = {
+        "StartAt": "Charge",
+        "States": {
+            "Charge": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": function_arn, "Payload": {"who": "bob"}},
+                "Retry": [{"ErrorEquals": ["PaymentRequired"], "MaxAttempts": 1, "IntervalSeconds": 1}],
+                "Catch": [{"ErrorEquals": ["PaymentRequired"], "ResultPath": "$.error", "Next": "Refused"}],
+                "End": True,
+            },
+            "Refused": {"Type": "Pass", "End": True},
+        },
+    }
+    arn = _state_machine(patched_aws, definition)
+
+    # WHEN it runs
+    execution = patched_aws.client("stepfunctions").start_execution(stateMachineArn=arn, input="{}")
+    described = _finished(patched_aws, execution["executionArn"])
+
+    # THEN the function's exception type drove Retry (two attempts) and Catch
+    assert described["status"] == "SUCCEEDED"
+    error = json.loads(described["output"])["error"]
+    assert error["Error"] == "PaymentRequired"
+    assert json.loads(error["Cause"])["errorMessage"] == "no credit for bob"
+    history = patched_aws.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])
+    failures = [event for event in history["events"] if event["type"] == "TaskFailed"]
+    assert len(failures) == 2
+
+
+TRAINING_JOB = {
+    "TrainingJobName.$": "States.Format('{}-train', $$.Execution.Name)",
+    "AlgorithmSpecification": {"TrainingImage": "dropml-xgboost:latest", "TrainingInputMode": "File"},
+    "RoleArn": ROLE,
+    "OutputDataConfig": {"S3OutputPath": "s3://bucket/runs/models/"},
+    "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    "InputDataConfig": [
+        {
+            "ChannelName": "train",
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/train/"}},
+        }
+    ],
+}
+
+
+def _training_definition() -> dict[str, Any]:
+    return {
+        "StartAt": "Train",
+        "States": {
+            "Train": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                "Parameters": TRAINING_JOB,
+                "ResultPath": "$.training",
+                "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Failed"}],
+                "End": True,
+            },
+            "Failed": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+class MovableStatus:
+    """A job status source over moto's records whose status the test moves (part 2 plugs in real jobs)."""
+
+    def __init__(self) -> None:
+        self.status = "InProgress"
+        self.failure_reason: str | None = None
+        self.polled: list[str] = []
+
+    def __call__(self, kind: moto_patches.JobKind, name: str, account: str, region: str) -> dict[str, Any]:
+        description = moto_patches.describe_job_in_moto(kind, name, account, region)
+        self.polled.append(name)
+        description["TrainingJobStatus"] = self.status
+        if self.failure_reason:
+            description["FailureReason"] = self.failure_reason
+        return description
+
+
+@pytest.fixture
+def movable_status(patched_aws: PatchedAws) -> Iterator[MovableStatus]:
+    source = MovableStatus()
+    previous = moto_patches.use_sagemaker_job_source(source)
+    yield source
+    moto_patches.use_sagemaker_job_source(previous)
+
+
+def test_training_sync_waits_for_the_job_then_returns_describe_training_job(
+    patched_aws: PatchedAws, movable_status: MovableStatus
+) -> None:
+    # GIVEN a running execution whose training job is in progress
+    arn = _state_machine(patched_aws, _training_definition())
+    sfn = patched_aws.client("stepfunctions")
+    execution_arn = sfn.start_execution(stateMachineArn=arn, name="run-1", input="{}")["executionArn"]
+    wait_for(lambda: len(movable_status.polled) >= 2, what="the job to be polled twice")
+    assert sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+
+    # WHEN the job completes
+    movable_status.status = "Completed"
+
+    # THEN the execution succeeds with DescribeTrainingJob's output, timestamps as epoch milliseconds
+    described = _finished(patched_aws, execution_arn)
+    assert described["status"] == "SUCCEEDED"
+    training = json.loads(described["output"])["training"]
+    assert training["TrainingJobName"] == "run-1-train"
+    assert training["TrainingJobStatus"] == "Completed"
+    assert training["ModelArtifacts"]["S3ModelArtifacts"] == "s3://bucket/runs/models/run-1-train/output/model.tar.gz"
+    assert isinstance(training["CreationTime"], int)
+    assert "run-1-train" in sagemaker_backends[ACCOUNT][REGION].training_jobs
+
+
+def test_a_failed_training_job_is_a_catchable_task_failure_with_its_reason(
+    patched_aws: PatchedAws, movable_status: MovableStatus
+) -> None:
+    arn = _state_machine(patched_aws, _training_definition())
+    sfn = patched_aws.client("stepfunctions")
+    execution_arn = sfn.start_execution(stateMachineArn=arn, name="run-2", input="{}")["executionArn"]
+    wait_for(lambda: movable_status.polled, what="the job to be polled")
+
+    movable_status.failure_reason = "AlgorithmError: max_depth must be positive"
+    movable_status.status = "Failed"
+
+    described = _finished(patched_aws, execution_arn)
+    assert described["status"] == "SUCCEEDED"  # the Catch took it
+    error = json.loads(described["output"])["error"]
+    assert error["Error"] == "States.TaskFailed"
+    cause = json.loads(error["Cause"])
+    assert cause["FailureReason"] == "AlgorithmError: max_depth must be positive"
+    assert cause["TrainingJobName"] == "run-2-train"
+
+
+def test_tuning_sync_with_moto_records_returns_describe_tuning_job(patched_aws: PatchedAws) -> None:
+    # moto's own records complete at once: the default source until local SageMaker replaces it
+    definition = {
+        "StartAt": "Tune",
+        "States": {
+            "Tune": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
+                "Parameters": {
+                    "HyperParameterTuningJobName": "tune-1",
+                    "HyperParameterTuningJobConfig": {
+                        "Strategy": "Bayesian",
+                        "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+                    },
+                    "TrainingJobDefinition": {k: v for k, v in TRAINING_JOB.items() if k != "TrainingJobName.$"},
+                },
+                "End": True,
+            }
+        },
+    }
+    arn = _state_machine(patched_aws, definition)
+
+    execution_arn = patched_aws.client("stepfunctions").start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+
+    described = _finished(patched_aws, execution_arn)
+    assert described["status"] == "SUCCEEDED"
+    output = json.loads(described["output"])
+    assert output["HyperParameterTuningJobName"] == "tune-1"
+    assert output["HyperParameterTuningJobStatus"] == "Completed"
+    assert "TrainingJobName" in output["BestTrainingJob"]
+    assert isinstance(output["BestTrainingJob"]["CreationTime"], int)
