@@ -25,9 +25,16 @@ def settings_key(dataset: str) -> str:
 
 
 def read_settings(
-    s3: Any, bucket: str, dataset: str, overrides: Mapping[str, Any] | None = None
+    s3: Any,
+    bucket: str,
+    dataset: str,
+    overrides: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> DatasetSettings:
-    """The dataset's ``dropml.json`` (if any) with execution-input overrides applied on top, validated."""
+    """The dataset's ``dropml.json`` (if any) with execution-input overrides applied on top, validated.
+
+    ``defaults`` (the stack's parameters, e.g. the tuning budget) sit under both.
+    """
     key = settings_key(dataset)
     try:
         text = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -40,7 +47,8 @@ def read_settings(
     if not isinstance(document, dict):
         raise UserInputError(f"{key} must hold a JSON object like {{\"target\": \"species\"}}")
     source = f"{key} with the execution's overrides" if overrides else key
-    return parse_settings(json.dumps(_merged(document, overrides or {})), source=source)
+    layered = _merged(_merged(defaults or {}, document), overrides or {})
+    return parse_settings(json.dumps(layered), source=source)
 
 
 def _merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ GPU_INSTANCE_TYPE = "GPU_INSTANCE_TYPE"
 NAME_PREFIX = "NAME_PREFIX"
 MAX_RUNTIME_SECONDS = "MAX_RUNTIME_SECONDS"
 ENDPOINT_POLL_SECONDS = "ENDPOINT_POLL_SECONDS"
+MAX_TUNING_JOBS = "MAX_TUNING_JOBS"
+MAX_PARALLEL_TUNING_JOBS = "MAX_PARALLEL_TUNING_JOBS"
 
 logger = Logger()
 tracer = Tracer()
@@ -35,6 +37,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         name_prefix=os.environ[NAME_PREFIX],
         max_runtime_seconds=int(os.environ[MAX_RUNTIME_SECONDS]),
         endpoint_poll_seconds=int(os.environ[ENDPOINT_POLL_SECONDS]),
+        default_settings={
+            "tuning": {
+                "max_jobs": int(os.environ[MAX_TUNING_JOBS]),
+                "max_parallel_jobs": int(os.environ[MAX_PARALLEL_TUNING_JOBS]),
+            }
+        },
     )
     logger.append_keys(run_id=run["run_id"])
     logger.info("run planned", extra={"mode": run["plan"]["mode"], "use_gpu": run["plan"]["use_gpu"]})

@@ -58,7 +58,8 @@ class JobNames:
 
 
 def job_names(prefix: str, dataset: str, run: str, endpoint: str | None) -> JobNames:
-    """Names start with the stack's prefix, so IAM can scope SageMaker permissions to this stack."""
+    """Names start with the stack's prefix, so IAM can scope SageMaker permissions to this stack
+    (a user's own endpoint name from the settings is prefixed too)."""
 
     def within(limit: int, suffix: str) -> str:
         room = limit - len(prefix) - len(run) - len(suffix) - 3
@@ -71,7 +72,7 @@ def job_names(prefix: str, dataset: str, run: str, endpoint: str | None) -> JobN
         tuning_cpu=within(TUNING_JOB_NAME_MAX, "c"),
         model=within(63, "model"),
         endpoint_config=within(63, "config"),
-        endpoint=endpoint or f"{prefix}-{slug(dataset, 63 - len(prefix) - 1)}",
+        endpoint=f"{prefix}-{slug(endpoint or dataset, 63 - len(prefix) - 1)}",
     )
 
 

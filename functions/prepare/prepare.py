@@ -26,11 +26,12 @@ def prepare_execution(
     name_prefix: str,
     max_runtime_seconds: int,
     endpoint_poll_seconds: int,
+    default_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The run document every later state reads: input, settings, prepared data and the plan."""
     request = parse_execution_input(document)
     bucket, key, dataset = request.bucket, request.key, request.dataset
-    settings = read_settings(s3, bucket, dataset, request.settings)
+    settings = read_settings(s3, bucket, dataset, request.settings, default_settings)
 
     if request.prepared is not None:
         prepared = request.prepared.model_dump(by_alias=True)

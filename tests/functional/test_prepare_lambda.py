@@ -1,0 +1,74 @@
+"""The state machine's first step, called as Step Functions calls it: a console execution from a raw
+CSV gets the same run as the S3 trigger would, and a bad input fails with a message a person can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import UserInputError
+from core.names import run_id
+from functions import aws as lambda_clients
+from functions.prepare import app
+from tests.functional.conftest import LambdaContext, client
+
+REPO = Path(__file__).resolve().parents[2]
+BUCKET = "dropml-data"
+
+
+@pytest.fixture
+def bucket(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    client("s3").create_bucket(Bucket=BUCKET)
+    for name, value in {
+        "GPU_INSTANCE_TYPE": "ml.g4dn.xlarge",
+        "NAME_PREFIX": "dropml",
+        "MAX_RUNTIME_SECONDS": "3600",
+        "ENDPOINT_POLL_SECONDS": "30",
+        "MAX_TUNING_JOBS": "6",
+        "MAX_PARALLEL_TUNING_JOBS": "3",
+    }.items():
+        monkeypatch.setenv(name, value)
+    lambda_clients.reset()
+    return BUCKET
+
+
+def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> None:
+    s3 = client("s3")
+    put = s3.put_object(Bucket=bucket, Key="incoming/penguins/penguins.csv", Body=(REPO / "datasets/penguins/penguins.csv").read_bytes())
+    s3.put_object(Bucket=bucket, Key="incoming/penguins/dropml.json", Body=b'{"target": "species", "tuning": {"max_jobs": 4}}')
+
+    run = app.lambda_handler(
+        {"source": f"s3://{bucket}/incoming/penguins/penguins.csv", "settings": {"instance": "cpu"}}, LambdaContext()
+    )
+
+    expected_run = run_id(bucket, "incoming/penguins/penguins.csv", put["ETag"].strip('"'))
+    assert run["run_id"] == expected_run and run["dataset"] == "penguins" and run["file"] == "penguins.csv"
+    assert run["prepared"]["problem_type"] == "multiclass"
+    assert s3.head_object(Bucket=bucket, Key=f"runs/penguins/{expected_run}/schema.json")
+    plan = run["plan"]
+    assert plan["use_gpu"] is False  # the execution's override wins over the stack's GPU
+    # the file's max_jobs wins over the stack default; the stack default fills what the file leaves out
+    assert plan["tuning"]["max_jobs"] == 4 and plan["tuning"]["max_parallel_jobs"] == 3
+    assert plan["channels"]["schema"] == f"s3://{bucket}/runs/penguins/{expected_run}/schema.json"
+
+    # running the same upload again reuses the prepared data
+    parts_before = s3.list_objects_v2(Bucket=bucket, Prefix="runs/")["KeyCount"]
+    again = app.lambda_handler({"source": f"s3://{bucket}/incoming/penguins/penguins.csv"}, LambdaContext())
+    assert again["run_id"] == expected_run and again["plan"]["use_gpu"] is True
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="runs/")["KeyCount"] == parts_before
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"source": "s3://dropml-data/incoming/penguins/missing.csv"}, "no object at s3://dropml-data/incoming/penguins/missing.csv"),
+        ({"source": "s3://dropml-data/data.csv"}, "expected {\"source\""),
+        ({"source": "s3://dropml-data/incoming/p/x.csv", "settings": {"mode": "fast"}}, "mode: Input should be 'tune' or 'train'"),
+    ],
+)
+def test_bad_console_input_fails_with_a_reason(bucket: str, document: dict, message: str) -> None:
+    client("s3").put_object(Bucket=bucket, Key="incoming/p/x.csv", Body=b"a,target\n1,0\n2,1\n")
+    with pytest.raises(UserInputError) as error:
+        app.lambda_handler(document, LambdaContext())
+    assert message in error.value.reason
