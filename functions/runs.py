@@ -45,7 +45,7 @@ def read_settings(
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserInputError(f"{key} is not valid JSON: {error}") from None
     if not isinstance(document, dict):
-        raise UserInputError(f"{key} must hold a JSON object like {{\"target\": \"species\"}}")
+        raise UserInputError(f'{key} must hold a JSON object like {{"target": "species"}}')
     source = f"{key} with the execution's overrides" if overrides else key
     layered = _merged(_merged(defaults or {}, document), overrides or {})
     return parse_settings(json.dumps(layered), source=source)

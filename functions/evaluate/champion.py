@@ -51,9 +51,7 @@ def winner_summary(sagemaker: Any, s3: Any, job_name: str) -> dict[str, Any]:
         if member is None:
             raise RuntimeError(f"{output} holds no evaluation.json: the job had no test channel")
         evaluation = json.load(member)
-    hyperparameters = {
-        k: v for k, v in job.get("HyperParameters", {}).items() if not k.startswith(("_", "sagemaker_"))
-    }
+    hyperparameters = {k: v for k, v in job.get("HyperParameters", {}).items() if not k.startswith(("_", "sagemaker_"))}
     return {
         "job": job_name,
         "model_data": job["ModelArtifacts"]["S3ModelArtifacts"],
@@ -85,9 +83,7 @@ def read_test_split(s3: Any, data_uri: str) -> np.ndarray:
             body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
             if body.strip():
                 frames.append(
-                    pl.read_csv(io.BytesIO(body), has_header=False, infer_schema=False)
-                    .cast(pl.Float64)
-                    .to_numpy()
+                    pl.read_csv(io.BytesIO(body), has_header=False, infer_schema=False).cast(pl.Float64).to_numpy()
                 )
     if not frames:
         raise RuntimeError(f"no test rows under s3://{bucket}/{prefix}")
@@ -118,9 +114,7 @@ def score_endpoint(runtime: Any, endpoint: str, schema: Schema, rows: np.ndarray
     return score("multiclass", labels, matrix)
 
 
-def decide(
-    *, schema: Schema, winner: dict[str, Any], champion: dict[str, Any] | None, margin: float
-) -> Decision:
+def decide(*, schema: Schema, winner: dict[str, Any], champion: dict[str, Any] | None, margin: float) -> Decision:
     metric, higher_is_better = COMPARISON_METRIC[schema.problem_type]
     better = "higher" if higher_is_better else "lower"
     challenger_value = winner["metrics"][metric]

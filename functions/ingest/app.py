@@ -40,9 +40,7 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> list[dict[str, Any
             etag=obj.etag,
             size=obj.size if "size" in obj else None,
         )
-        outcome = ingest_upload(
-            upload, clients=clients, config=config, storage_options=aws.polars_storage_options()
-        )
+        outcome = ingest_upload(upload, clients=clients, config=config, storage_options=aws.polars_storage_options())
         _record(outcome)
         outcomes.append({"key": outcome.key, "status": outcome.status, "run_id": outcome.run_id})
     return outcomes

@@ -20,8 +20,7 @@ ADVICE = {
     "Train": "Read the training job's log in CloudWatch Logs (/aws/sagemaker/TrainingJobs); fix the "
     "hyperparameters in dropml.json if one is named, then run again.",
     "Pick the winner": "Look at the tuning job in the SageMaker console: no trial may have finished.",
-    "Evaluate": "Check that the live endpoint answers; the run's model is kept in S3 and is deployed by "
-    "running again.",
+    "Evaluate": "Check that the live endpoint answers; the run's model is kept in S3 and is deployed by running again.",
     "Deploy": "The previous endpoint (if any) is still serving. Check the endpoint's FailureReason and the "
     "instance quota, then run again.",
 }

@@ -32,9 +32,7 @@ def stack(aws: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     )["stateMachineArn"]
     topic = sns.create_topic(Name="dropml-notifications")["TopicArn"]
     queue_url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"})
     monkeypatch.setenv("STATE_MACHINE_ARN", machine)
     monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
@@ -108,9 +106,7 @@ def test_penguins_upload_becomes_target_first_data_and_one_execution(stack: dict
 
 def test_duplicate_event_converts_nothing_and_starts_nothing(stack: dict[str, str]) -> None:
     event = upload("incoming/diabetes/diabetes.csv", DIABETES.read_bytes())
-    client("s3").put_object(
-        Bucket=BUCKET, Key="incoming/diabetes/dropml.json", Body=b'{"target": "progression"}'
-    )
+    client("s3").put_object(Bucket=BUCKET, Key="incoming/diabetes/dropml.json", Body=b'{"target": "progression"}')
     [first] = invoke(event)
     before = keys("runs/")
 
@@ -157,9 +153,7 @@ def test_invalid_settings_file_is_refused_with_the_setting_named(stack: dict[str
 
     assert outcome["status"] == "refused"
     rejected = json.loads(
-        client("s3")
-        .get_object(Bucket=BUCKET, Key=f"runs/penguins/{outcome['run_id']}/rejected.json")["Body"]
-        .read()
+        client("s3").get_object(Bucket=BUCKET, Key=f"runs/penguins/{outcome['run_id']}/rejected.json")["Body"].read()
     )
     assert "split.train" in rejected["reason"] and "dropml.json" in rejected["reason"]
     assert list(keys("runs/")) == [f"runs/penguins/{outcome['run_id']}/rejected.json"]

@@ -35,8 +35,12 @@ def bucket(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> None:
     s3 = client("s3")
-    put = s3.put_object(Bucket=bucket, Key="incoming/penguins/penguins.csv", Body=(REPO / "datasets/penguins/penguins.csv").read_bytes())
-    s3.put_object(Bucket=bucket, Key="incoming/penguins/dropml.json", Body=b'{"target": "species", "tuning": {"max_jobs": 4}}')
+    put = s3.put_object(
+        Bucket=bucket, Key="incoming/penguins/penguins.csv", Body=(REPO / "datasets/penguins/penguins.csv").read_bytes()
+    )
+    s3.put_object(
+        Bucket=bucket, Key="incoming/penguins/dropml.json", Body=b'{"target": "species", "tuning": {"max_jobs": 4}}'
+    )
 
     run = app.lambda_handler(
         {"source": f"s3://{bucket}/incoming/penguins/penguins.csv", "settings": {"instance": "cpu"}}, LambdaContext()
@@ -62,9 +66,15 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ({"source": "s3://dropml-data/incoming/penguins/missing.csv"}, "no object at s3://dropml-data/incoming/penguins/missing.csv"),
-        ({"source": "s3://dropml-data/data.csv"}, "expected {\"source\""),
-        ({"source": "s3://dropml-data/incoming/p/x.csv", "settings": {"mode": "fast"}}, "mode: Input should be 'tune' or 'train'"),
+        (
+            {"source": "s3://dropml-data/incoming/penguins/missing.csv"},
+            "no object at s3://dropml-data/incoming/penguins/missing.csv",
+        ),
+        ({"source": "s3://dropml-data/data.csv"}, 'expected {"source"'),
+        (
+            {"source": "s3://dropml-data/incoming/p/x.csv", "settings": {"mode": "fast"}},
+            "mode: Input should be 'tune' or 'train'",
+        ),
     ],
 )
 def test_bad_console_input_fails_with_a_reason(bucket: str, document: dict, message: str) -> None:

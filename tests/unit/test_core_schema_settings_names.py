@@ -41,7 +41,12 @@ def test_raw_records_encode_with_missing_unseen_and_capped_values() -> None:
     )
     np.testing.assert_array_equal(matrix, expected)
     assert SCHEMA.output_names() == [
-        "Culmen Length (mm)", "island=Biscoe", "island=Dream", "city=Oslo", "city=__other__", "adult",
+        "Culmen Length (mm)",
+        "island=Biscoe",
+        "island=Dream",
+        "city=Oslo",
+        "city=__other__",
+        "adult",
     ]
 
 

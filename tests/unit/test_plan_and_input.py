@@ -63,7 +63,7 @@ def test_grid_and_hyperband_plans_are_what_sagemaker_accepts() -> None:
     ("document", "message"),
     [
         ({}, "source: Field required"),
-        ({"source": "penguins.csv"}, "expected {\"source\": \"s3://<bucket>/incoming/<dataset>/<file>.csv\"}"),
+        ({"source": "penguins.csv"}, 'expected {"source": "s3://<bucket>/incoming/<dataset>/<file>.csv"}'),
         ({"source": "s3://bucket/incoming/penguins/p.csv", "setings": {}}, "setings: unknown setting"),
         ("not an object", "execution input"),
     ],
