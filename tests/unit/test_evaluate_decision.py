@@ -1,0 +1,53 @@
+import numpy as np
+
+from core.schema import Feature, Schema
+from functions.evaluate.champion import decide
+
+SCHEMA = Schema(
+    target="y",
+    problem_type="binary",
+    features=(
+        Feature("x", "numeric"),
+        Feature("colour", "categorical", ("red", "blue"), capped=True),
+        Feature("flag", "boolean"),
+    ),
+    classes=("no", "yes"),
+)
+
+
+def winner(auc: float) -> dict:
+    return {"job": "j", "metrics": {"auc": auc, "accuracy": 0.9}}
+
+
+def test_first_model_is_deployed() -> None:
+    decision = decide(schema=SCHEMA, winner=winner(0.8), champion=None, margin=0.0)
+    assert decision.deploy and decision.reason == "no model is live on this endpoint yet"
+
+
+def test_better_challenger_is_deployed_and_worse_one_is_not() -> None:
+    champion = {"endpoint": "e", "metrics": {"auc": 0.85}}
+    assert decide(schema=SCHEMA, winner=winner(0.9), champion=champion, margin=0.0).deploy
+    kept = decide(schema=SCHEMA, winner=winner(0.84), champion=champion, margin=0.0)
+    assert not kept.deploy
+    assert kept.reason == "the live model is as good or better: auc 0.8400 vs live 0.8500 (higher is better)"
+
+
+def test_margin_must_be_exceeded() -> None:
+    champion = {"endpoint": "e", "metrics": {"auc": 0.80}}
+    kept = decide(schema=SCHEMA, winner=winner(0.81), champion=champion, margin=0.05)
+    assert not kept.deploy and "more than 5.0%" in kept.reason
+    assert decide(schema=SCHEMA, winner=winner(0.85), champion=champion, margin=0.05).deploy
+
+
+def test_unscorable_champion_is_replaced_with_the_reason() -> None:
+    champion = {"endpoint": "e", "error": "400: expected 7 columns"}
+    decision = decide(schema=SCHEMA, winner=winner(0.7), champion=champion, margin=0.0)
+    assert decision.deploy and "could not be scored" in decision.reason
+
+
+def test_decoded_rows_encode_back_to_the_same_matrix() -> None:
+    rows = np.array([[1.5, 1, 0, 0, 1], [np.nan, 0, 0, 1, 0], [2.0, np.nan, np.nan, np.nan, np.nan]], dtype=np.float32)
+    records = SCHEMA.decode_rows(rows)
+    assert records[0] == {"x": 1.5, "colour": "red", "flag": True}
+    assert records[1] == {"x": None, "colour": "__other__", "flag": False}
+    np.testing.assert_array_equal(SCHEMA.encode_records(records), rows)
