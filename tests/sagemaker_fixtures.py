@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import numpy as np
+import psutil
 import pytest
 from sklearn.datasets import load_breast_cancer
 
@@ -55,12 +56,8 @@ def breast_cancer(aws: str) -> dict[str, str]:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="data/train/part-0.csv", Body=target_first_csv(labels[:200], features[:200]))
-    s3.put_object(
-        Bucket=BUCKET, Key="data/train/part-1.csv", Body=target_first_csv(labels[200:400], features[200:400])
-    )
-    s3.put_object(
-        Bucket=BUCKET, Key="data/validation/part-0.csv", Body=target_first_csv(labels[400:], features[400:])
-    )
+    s3.put_object(Bucket=BUCKET, Key="data/train/part-1.csv", Body=target_first_csv(labels[200:400], features[200:400]))
+    s3.put_object(Bucket=BUCKET, Key="data/validation/part-0.csv", Body=target_first_csv(labels[400:], features[400:]))
     return {
         "train": f"s3://{BUCKET}/data/train/",
         "validation": f"s3://{BUCKET}/data/validation/",
@@ -109,3 +106,46 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 90.0, interval: f
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def upload_model(key: str, *, rounds: int, max_depth: int) -> str:
+    """A model.tar.gz as a training job leaves it (XGBoost's UBJ at the archive's root), in S3."""
+    import tarfile
+    import tempfile
+
+    import xgboost as xgb
+
+    features, labels = load_breast_cancer(return_X_y=True)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": max_depth, "nthread": 1},
+        xgb.DMatrix(features, label=labels),
+        num_boost_round=rounds,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        model = Path(folder) / "model.ubj"
+        booster.save_model(str(model))
+        archive = Path(folder) / "model.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(model, arcname="model.ubj")
+        boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=key, Body=archive.read_bytes())
+    return f"s3://{BUCKET}/{key}"
+
+
+def sample_rows(count: int) -> bytes:
+    """The first ``count`` rows of the data set's features as a headerless CSV body."""
+    features, _ = load_breast_cancer(return_X_y=True)
+    buffer = io.StringIO()
+    np.savetxt(buffer, features[:count], delimiter=",", fmt="%.6g")
+    return buffer.getvalue().encode()
+
+
+def child_programs(module: str) -> list[psutil.Process]:
+    """This process's children running ``python -m <module>`` (the train and serve executables exec it)."""
+    found = []
+    for child in psutil.Process().children():
+        try:
+            if module in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
