@@ -1,0 +1,109 @@
+"""The image's build inputs agree with the project: what the code imports is installed, at the project's pins.
+
+No Docker daemon runs here, so these read the Dockerfile and requirements.txt instead of building them;
+each check fails on a mistake that would otherwise surface only in a broken image on SageMaker.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import os
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from training_image.serving.server import cpu_count, server_options
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE = REPO / "training_image"
+
+
+def pins(lines: list[str]) -> dict[str, str]:
+    found = {}
+    for line in lines:
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s;#]+)", line.split("#")[0].strip())
+        if match:
+            found[match.group(1).lower()] = match.group(2)
+    return found
+
+
+def image_requirements() -> dict[str, str]:
+    return pins((IMAGE / "requirements.txt").read_text().splitlines())
+
+
+def test_requirements_are_exact_pins_equal_to_pyproject() -> None:
+    project = pins(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
+    lines = [line.split("#")[0].strip() for line in (IMAGE / "requirements.txt").read_text().splitlines()]
+
+    requirements = image_requirements()
+
+    assert len(requirements) == len([line for line in lines if line]), "every requirement is pinned with =="
+    for name, version in requirements.items():
+        expected = project.get(name) or importlib.metadata.version(name)
+        assert version == expected, f"{name}=={version} in requirements.txt, {expected} in the project"
+
+
+def test_every_package_the_image_code_imports_is_installed_by_requirements() -> None:
+    """Module-level imports only: core imports boto3 inside the one function that reads from S3."""
+    shipped = [*IMAGE.rglob("*.py"), *(REPO / "core").rglob("*.py")]
+    distributions = importlib.metadata.packages_distributions()
+    requirements = image_requirements()
+    missing = set()
+    for path in shipped:
+        for node in ast.parse(path.read_text()).body:  # module level: what importing the module needs
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in {"core", "training_image", "__future__"}:
+                    continue
+                if not any(d.lower() in requirements for d in distributions.get(top, [top])):
+                    missing.add(f"{top} ({path.relative_to(REPO)})")
+    assert not missing, sorted(missing)
+
+
+def test_dockerfile_ships_core_and_the_image_code_with_train_and_serve_on_path() -> None:
+    dockerfile = (IMAGE / "Dockerfile").read_text()
+    copies = re.findall(r"^COPY (\S+) (\S+)$", dockerfile, flags=re.MULTILINE)
+    path = re.search(r"PATH=(\S+)", dockerfile)
+
+    assert ("core/", "/opt/program/core/") in copies
+    assert ("training_image/", "/opt/program/training_image/") in copies
+    assert path is not None and "/opt/program/training_image" in path.group(1).split(":")
+    assert "PYTHONPATH=/opt/program" in dockerfile
+    assert re.search(r"^FROM nvidia/cuda:\S+ubuntu22\.04$", dockerfile, flags=re.MULTILINE)
+    assert "python3.11" in dockerfile  # the version pyproject.toml requires
+    assert "ENTRYPOINT" not in dockerfile  # SageMaker runs `docker run <image> train|serve`
+    for source, _ in copies:
+        assert (REPO / source).exists(), f"COPY {source}: no such path in the build context"
+
+
+@pytest.mark.parametrize("script", ["serve", "train"])
+def test_the_contract_executables_exist_and_are_executable(script: str) -> None:
+    assert os.access(IMAGE / script, os.X_OK)
+    assert (IMAGE / script).read_text().startswith("#!/bin/sh")
+
+
+def test_server_defaults_follow_the_sagemaker_contract() -> None:
+    options = server_options({})
+
+    assert options["bind"] == "0.0.0.0:8080"
+    assert options["workers"] == cpu_count() == len(os.sched_getaffinity(0))
+    assert (options["worker_class"], options["threads"]) == ("gthread", 1)
+
+
+def test_server_settings_come_from_sagemakers_variables() -> None:
+    options = server_options(
+        {
+            "SAGEMAKER_BIND_TO_PORT": "9000",
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120",
+        }
+    )
+
+    assert (options["bind"], options["workers"], options["timeout"]) == ("0.0.0.0:9000", 3, 120)
