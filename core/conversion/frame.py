@@ -1,0 +1,124 @@
+"""The lazy polars view of an upload shared by the profile and the write pass.
+
+Columns get positional internal names (``c0``, ``c1``…): header names can be anything a spreadsheet
+exports, and the header row is parsed once, by :mod:`core.conversion.layout`. Each column is read
+either as Float64 (polars' own fast parser) or as String; missing-value spellings that appear as whole
+fields become nulls while reading, the rest are recognised by :func:`is_missing` after strip/lowercase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from core.conversion.layout import QUOTE, Layout
+from core.schema import FALSE_TOKENS, MISSING_TOKENS, TRUE_TOKENS
+from core.settings import SplitFractions
+
+ROW = "__row"
+SPLIT = "__split"
+SPLITS = ("train", "validation", "test")
+# Rows go to splits by the fractional part of row * (golden ratio - 1): a low-discrepancy sequence, so
+# every stretch of the file is spread over the splits in proportion (a file sorted by label still gets
+# every label in every split), split sizes are as exact as they can be, and the same file always gets
+# the same split, with no random state to carry.
+GOLDEN = 0.6180339887498949
+BOOLEAN_TOKENS = sorted(TRUE_TOKENS | FALSE_TOKENS)
+
+
+def internal(index: int) -> str:
+    return f"c{index}"
+
+
+def scan(
+    source: str,
+    layout: Layout,
+    numeric: Sequence[bool],
+    null_values: Sequence[str],
+    fractions: SplitFractions,
+    storage_options: Mapping[str, str] | None,
+) -> pl.LazyFrame:
+    """The data rows (header skipped) with a row number and the split each row belongs to."""
+    schema = {internal(i): pl.Float64 if number else pl.String for i, number in enumerate(numeric)}
+    frame = pl.scan_csv(
+        source,
+        has_header=False,
+        skip_rows=1,
+        separator=layout.delimiter,
+        quote_char=QUOTE,
+        schema=schema,
+        null_values=list(null_values),
+        encoding="utf8",
+        raise_if_empty=False,
+        storage_options=dict(storage_options) if storage_options else None,
+    )
+    position = (pl.col(ROW).cast(pl.Float64) * GOLDEN) % 1.0
+    split = (
+        pl.when(position < fractions.train)
+        .then(pl.lit(0, pl.UInt8))
+        .when(position < fractions.train + fractions.validation)
+        .then(pl.lit(1, pl.UInt8))
+        .otherwise(pl.lit(2, pl.UInt8))
+    )
+    return frame.with_row_index(ROW).with_columns(split.alias(SPLIT))
+
+
+def text(index: int) -> pl.Expr:
+    """A String column's values as compared everywhere: surrounding whitespace removed."""
+    return pl.col(internal(index)).str.strip_chars()
+
+
+def is_missing(index: int, numeric: bool) -> pl.Expr:
+    """Vectorised :func:`core.schema.is_missing` for one column as read."""
+    column = pl.col(internal(index))
+    if numeric:
+        return column.is_null() | column.is_nan()
+    return column.is_null() | text(index).str.to_lowercase().is_in(sorted(MISSING_TOKENS))
+
+
+def as_number(index: int, numeric: bool, *, has_nan: bool = True) -> pl.Expr:
+    """Return the column as Float64 with every missing value (NaN included) null, as XGBoost must see it.
+
+    ``has_nan=False`` (the profile found no NaN in a column read as Float64) skips the NaN check.
+    """
+    column = pl.col(internal(index))
+    if numeric and not has_nan:
+        return column
+    number = column if numeric else text(index).cast(pl.Float64, strict=False)
+    return number.fill_nan(None)
+
+
+def as_boolean(index: int) -> pl.Expr:
+    lowered = text(index).str.to_lowercase()
+    return (
+        pl.when(lowered.is_in(sorted(TRUE_TOKENS)))
+        .then(pl.lit(1.0))
+        .when(lowered.is_in(sorted(FALSE_TOKENS)))
+        .then(pl.lit(0.0))
+        .otherwise(pl.lit(None, pl.Float64))
+    )
+
+
+def sample_is_numeric(values: Sequence[str]) -> bool:
+    """Whether polars' reader will parse every present value of a sampled column as Float64.
+
+    Only a guess from the head of the file: the profile pass retypes a column to String when a later
+    value fails to parse.
+    """
+    present = [value for value in values if value.strip().lower() not in MISSING_TOKENS]
+    if not present:
+        return False
+    parsed = pl.Series(present, dtype=pl.String).cast(pl.Float64, strict=False)
+    return parsed.null_count() == 0
+
+
+def reader_null_values(layout: Layout) -> list[str]:
+    """Missing-value spellings for the reader to turn into nulls: the empty field and those in the sample.
+
+    Each spelling costs the reader a comparison per field, so only those seen are listed; a numeric
+    column that meets another spelling further down is re-read as text, where :func:`is_missing`
+    recognises every spelling.
+    """
+    seen = {value for record in layout.sample for value in record if value.strip().lower() in MISSING_TOKENS}
+    return sorted(seen | {""})

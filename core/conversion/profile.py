@@ -1,0 +1,228 @@
+"""One streaming pass that learns everything the encoding needs, without writing anything.
+
+Per column: how many values the training rows hold, whether every value is a number or a boolean,
+and (for text columns) value counts on the training rows for the one-hot vocabulary. For the target:
+missing values, rows per split, and what kind of values it holds. Numbers are parsed by polars' reader
+(fast); a column whose sample looked numeric but holds text further down is re-read as text (the
+reader names the column it failed on), so the type guess costs a retry at worst, never a wrong type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from core.conversion import frame
+from core.conversion.frame import SPLIT, internal
+from core.conversion.layout import Layout
+from core.settings import SplitFractions
+
+_RETYPE = re.compile(r"as dtype `f64` at column .*\(column number (\d+)\)")
+
+
+class ReadFailed(Exception):
+    """polars could not read the file as laid out: a structural problem for :func:`diagnose` to find."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    index: int
+    numeric_read: bool  # read by polars as Float64
+    train_values: int  # present values in training rows that have a target
+    not_number: int  # present values that are not numbers
+    not_boolean: int  # present values that are not true/false
+    has_nan: bool  # read as Float64 and holds NaN (a "nan" spelling the reader did not turn into null)
+    train_counts: tuple[tuple[str, int], ...]  # text columns: stripped value → count on training rows
+
+
+@dataclass(frozen=True)
+class TargetStats:
+    numeric_read: bool
+    not_number: int
+    integer_valued: bool
+    approx_distinct: int
+    counts: tuple[tuple[str, int], ...] | None  # text (or number) → rows, over all rows with a target
+    first_text: str | None  # a present value that is not a number, for refusals
+
+
+@dataclass(frozen=True)
+class Profile:
+    numeric: tuple[bool, ...]  # the read type per column the write pass must use
+    rows: int  # records polars produced (blank lines included)
+    rows_with_values: int
+    missing_target: int
+    split_rows: tuple[int, int, int]
+    quoted_delimiters: int  # delimiter characters inside values (counted only when the file has quotes)
+    columns: Mapping[int, ColumnStats]  # every column but the target
+    target: TargetStats
+
+
+def profile(
+    source: str,
+    layout: Layout,
+    target: int,
+    fractions: SplitFractions,
+    storage_options: Mapping[str, str] | None,
+    *,
+    count_quoted: bool,
+) -> Profile:
+    numeric = [
+        frame.sample_is_numeric([record[i] for record in layout.sample if len(record) > i])
+        for i in range(len(layout.columns))
+    ]
+    null_values = frame.reader_null_values(layout)
+    target_few = _sample_has_few_values([record[target] for record in layout.sample if len(record) > target])
+    while True:
+        lazy = frame.scan(source, layout, numeric, null_values, fractions, storage_options)
+        try:
+            result = lazy.select(
+                _expressions(layout, numeric, target, count_quoted=count_quoted, target_counts=target_few)
+            ).collect(engine="streaming")
+        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+            retype = _RETYPE.search(str(exc))
+            if retype is None or not numeric[int(retype.group(1)) - 1]:
+                raise ReadFailed(str(exc).split("\n", 1)[0]) from None
+            numeric[int(retype.group(1)) - 1] = False
+            continue
+        return _read_result(result.row(0, named=True), layout, numeric, target)
+
+
+def _sample_has_few_values(values: list[str]) -> bool:
+    """Whether to collect the target's exact value counts in the profile pass (a classification guess)."""
+    return len({value.strip() for value in values}) <= 1000
+
+
+def _expressions(
+    layout: Layout, numeric: list[bool], target: int, *, count_quoted: bool, target_counts: bool
+) -> list[pl.Expr]:
+    count = len(layout.columns)
+    target_missing = frame.is_missing(target, numeric[target])
+    blank = pl.all_horizontal([pl.col(internal(i)).is_null() for i in range(count)])
+    training = (pl.col(SPLIT) == 0) & ~target_missing
+    expressions = [
+        pl.len().alias("rows"),
+        (~blank).sum().alias("rows_with_values"),
+        (target_missing & ~blank).sum().alias("missing_target"),
+        *[((pl.col(SPLIT) == k) & ~target_missing).sum().alias(f"split{k}") for k in range(3)],
+    ]
+    for i in range(count):
+        missing = frame.is_missing(i, numeric[i])
+        present = ~missing
+        if count_quoted and not numeric[i]:
+            expressions.append(
+                pl.col(internal(i)).str.count_matches(layout.delimiter, literal=True).sum().alias(f"q{i}")
+            )
+        if i == target:
+            expressions += _target_expressions(i, numeric[i], present, counts=target_counts)
+            continue
+        expressions.append((present & training).sum().alias(f"train{i}"))
+        if numeric[i]:
+            expressions.append(pl.col(internal(i)).is_nan().any().alias(f"nan{i}"))
+            continue
+        stripped = frame.text(i)
+        lowered = stripped.str.to_lowercase()
+        expressions += [
+            (present & stripped.cast(pl.Float64, strict=False).is_null()).sum().alias(f"notnum{i}"),
+            (present & ~lowered.is_in(frame.BOOLEAN_TOKENS)).sum().alias(f"notbool{i}"),
+            stripped.filter(present & training).value_counts(sort=False).implode().alias(f"counts{i}"),
+        ]
+    return expressions
+
+
+def _target_expressions(index: int, numeric: bool, present: pl.Expr, *, counts: bool) -> list[pl.Expr]:
+    column = pl.col(internal(index))
+    if not numeric:
+        stripped = frame.text(index)
+        number = stripped.cast(pl.Float64, strict=False)
+        not_number = present & number.is_null()
+        return [
+            not_number.sum().alias("t_notnum"),
+            stripped.filter(not_number).first().alias("t_text"),
+            stripped.filter(present).value_counts(sort=False).implode().alias("t_counts"),
+        ]
+    expressions = [
+        (present & (column != column.floor())).sum().alias("t_fraction"),
+        column.filter(present).approx_n_unique().alias("t_distinct"),
+    ]
+    if counts:
+        expressions.append(column.filter(present).value_counts(sort=False).implode().alias("t_counts"))
+    return expressions
+
+
+def _pairs(values: list[dict[str, object]] | None) -> tuple[tuple[str, int], ...]:
+    if not values:
+        return ()
+    pairs = []
+    for entry in values:
+        value, count = list(entry.values())
+        pairs.append((_as_text(value), int(count)))  # type: ignore[call-overload]
+    return tuple(pairs)
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_result(row: dict[str, object], layout: Layout, numeric: list[bool], target: int) -> Profile:
+    def number(key: str) -> int:
+        return int(row.get(key) or 0)  # type: ignore[call-overload]
+
+    columns = {}
+    for i in range(len(layout.columns)):
+        if i == target:
+            continue
+        columns[i] = ColumnStats(
+            index=i,
+            numeric_read=numeric[i],
+            train_values=number(f"train{i}"),
+            not_number=number(f"notnum{i}"),
+            not_boolean=number(f"notbool{i}") if not numeric[i] else number(f"train{i}") + 1,
+            has_nan=bool(row.get(f"nan{i}")),
+            train_counts=_pairs(row.get(f"counts{i}")),  # type: ignore[arg-type]
+        )
+    counts = row.get("t_counts")
+    target_stats = TargetStats(
+        numeric_read=numeric[target],
+        not_number=number("t_notnum"),
+        integer_valued=number("t_fraction") == 0,
+        approx_distinct=number("t_distinct"),
+        counts=_pairs(counts) if counts is not None else None,  # type: ignore[arg-type]
+        first_text=row.get("t_text"),  # type: ignore[arg-type]
+    )
+    return Profile(
+        numeric=tuple(numeric),
+        rows=number("rows"),
+        rows_with_values=number("rows_with_values"),
+        missing_target=number("missing_target"),
+        split_rows=(number("split0"), number("split1"), number("split2")),
+        quoted_delimiters=sum(number(f"q{i}") for i in range(len(layout.columns))),
+        columns=columns,
+        target=target_stats,
+    )
+
+
+def target_counts(
+    source: str,
+    layout: Layout,
+    target: int,
+    numeric: tuple[bool, ...],
+    fractions: SplitFractions,
+    storage_options: Mapping[str, str] | None,
+) -> tuple[tuple[str, int], ...]:
+    """Exact value counts of the target, when the profile pass did not collect them (a second pass)."""
+    lazy = frame.scan(source, layout, numeric, frame.reader_null_values(layout), fractions, storage_options)
+    column = pl.col(internal(target))
+    present = ~frame.is_missing(target, numeric[target])
+    result = lazy.select(column.filter(present).value_counts(sort=False).implode().alias("c")).collect(
+        engine="streaming"
+    )
+    return _pairs(result.row(0)[0])

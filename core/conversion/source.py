@@ -1,0 +1,87 @@
+"""Where an upload is read from and the splits are written to: a local path or ``s3://bucket/key``.
+
+polars reads and writes both kinds itself (given ``storage_options``); this module covers what polars
+does not: reading the raw bytes for the structural checks (streamed in bounded chunks, never the whole
+object) and building the per-split output paths. Keys are used raw, never percent-encoded: polars
+double-encodes an encoded key and gets a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+CHUNK_BYTES = 8 << 20
+
+# object_store (polars) spells the same S3 option several ways; boto3 wants one spelling per option.
+_BOTO3_OPTIONS: dict[str, tuple[str, ...]] = {
+    "endpoint_url": ("aws_endpoint_url", "endpoint_url", "aws_endpoint", "endpoint"),
+    "aws_access_key_id": ("aws_access_key_id", "access_key_id"),
+    "aws_secret_access_key": ("aws_secret_access_key", "secret_access_key"),
+    "aws_session_token": ("aws_session_token", "session_token", "token"),
+    "region_name": ("aws_region", "region", "aws_default_region"),
+}
+
+
+def is_s3(location: str) -> bool:
+    return location.startswith("s3://")
+
+
+def split_s3(location: str) -> tuple[str, str]:
+    """``s3://bucket/some/key`` → (bucket, key), the key kept exactly as given."""
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def child(location: str, *parts: str) -> str:
+    """A path under ``location`` (a local folder or an S3 prefix)."""
+    if is_s3(location):
+        return "/".join([location.rstrip("/"), *parts])
+    return str(Path(location).joinpath(*parts))
+
+
+def _s3_client(storage_options: Mapping[str, str] | None) -> Any:
+    import boto3  # imported here: local files need no AWS SDK
+
+    options = {key.lower(): value for key, value in (storage_options or {}).items()}
+    kwargs = {}
+    for boto_name, spellings in _BOTO3_OPTIONS.items():
+        for spelling in spellings:
+            if spelling in options:
+                kwargs[boto_name] = options[spelling]
+                break
+    return boto3.client("s3", **kwargs)
+
+
+def iter_bytes(
+    location: str, storage_options: Mapping[str, str] | None = None, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[bytes]:
+    """The raw bytes of ``location`` in chunks of at most ``chunk_bytes``; stop early by closing it."""
+    if is_s3(location):
+        bucket, key = split_s3(location)
+        body = _s3_client(storage_options).get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            while chunk := body.read(chunk_bytes):
+                yield chunk
+        finally:
+            body.close()
+    else:
+        with open(location, "rb") as handle:
+            while chunk := handle.read(chunk_bytes):
+                yield chunk
+
+
+def exists(location: str, storage_options: Mapping[str, str] | None = None) -> bool:
+    if not is_s3(location):
+        return Path(location).is_file()
+    from botocore.exceptions import ClientError
+
+    bucket, key = split_s3(location)
+    try:
+        _s3_client(storage_options).head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
