@@ -21,9 +21,7 @@ from werkzeug.serving import run_simple
 
 from local import mail, moto_patches
 from local.ports import free_port
-
-HOST = "127.0.0.1"
-READY_FILE = "server.json"
+from local.stack import HOST, READY_FILE
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:

@@ -25,9 +25,10 @@ import psutil
 from core.errors import UserInputError
 from local import deploy
 from local.ports import is_listening
-from local.server import HOST, READY_FILE
 
 DEFAULT_PORT = 4566
+HOST = "127.0.0.1"
+READY_FILE = "server.json"  # written by the server once its patches are installed: pid and SMTP port
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -1,0 +1,153 @@
+"""Local mode end to end, driven as a person would: the ``dropml`` CLI and the AWS CLI from PyPI.
+
+``dropml local up`` deploys template.yaml; then ``aws s3 cp`` runs the deployed ingest function,
+``aws lambda invoke`` calls it directly, ``aws stepfunctions start-execution`` runs the definition to
+an email in the outbox, and ``dropml local down`` stops it all.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from local.ports import free_port
+from local.stack import REPO_ROOT
+from tests.local_fixtures import clean_env, dropml, wait_for
+
+pytestmark = pytest.mark.slow
+
+AWS_CLI = Path(sys.executable).with_name("aws")
+
+
+@dataclass
+class UpStack:
+    port: int
+    env: dict[str, str]
+    aws_env: dict[str, str]
+    status: dict[str, Any]
+    tmp: Path
+
+    def aws(self, *args: str) -> Any:
+        """Run the AWS CLI; its JSON answer parsed (None for commands that print progress instead)."""
+        completed = subprocess.run(
+            [str(AWS_CLI), *args, "--output", "json"],
+            env=self.aws_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        return json.loads(completed.stdout) if completed.stdout.startswith("{") else None
+
+    def outbox_subjects(self) -> list[str]:
+        listed = dropml("local", "mail", "--port", str(self.port), "--json", env=self.env)
+        assert listed.returncode == 0, listed.stderr
+        return [item["subject"] for item in json.loads(listed.stdout)]
+
+
+def _exports(stdout: str) -> dict[str, str]:
+    pairs = (line.removeprefix("export ").split("=", 1) for line in stdout.splitlines() if line.startswith("export "))
+    return {name: value.strip("'") for name, value in pairs}
+
+
+def _finished(stack: UpStack, execution_arn: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        described = stack.aws("stepfunctions", "describe-execution", "--execution-arn", execution_arn)
+        return None if described["status"] == "RUNNING" else dict(described)
+
+    return dict(wait_for(done, timeout_s=90, what=f"execution {execution_arn}"))
+
+
+def _invoke_ingest_with_an_ignored_key(stack: UpStack) -> None:
+    # an event for a key outside incoming/<dataset>/<file>.csv: ingest looks at it and ignores it
+    event = json.loads((REPO_ROOT / "tests" / "events" / "s3_object_created.json").read_text())
+    event["Records"][0]["s3"]["bucket"]["name"] = stack.status["bucket"]
+    event["Records"][0]["s3"]["object"]["key"] = "notes/readme.txt"
+    payload_file, result_file = stack.tmp / "event.json", stack.tmp / "result.json"
+    payload_file.write_text(json.dumps(event))
+
+    function = stack.status["ingest_function"]
+    response = stack.aws(
+        "lambda", "invoke", "--function-name", function, "--payload", f"file://{payload_file}", str(result_file)
+    )
+
+    assert "FunctionError" not in response, result_file.read_text()
+    assert json.loads(result_file.read_text()) == [{"key": "notes/readme.txt", "status": "ignored", "run_id": None}]
+
+
+def _upload_runs_ingest_and_the_pipeline_to_an_email(stack: UpStack) -> None:
+    bucket, machine = stack.status["bucket"], stack.status["state_machine_arn"]
+    for name in ("dropml.json", "penguins.csv"):
+        source = REPO_ROOT / "datasets" / "penguins" / name
+        stack.aws("s3", "cp", "--only-show-errors", str(source), f"s3://{bucket}/incoming/penguins/")
+
+    def executions() -> list[dict[str, Any]]:
+        listed = stack.aws("stepfunctions", "list-executions", "--state-machine-arn", machine)
+        return [item for item in listed["executions"] if item["name"].startswith("penguins-")]
+
+    [execution] = wait_for(executions, timeout_s=120, what="ingest to start an execution")
+    described = _finished(stack, execution["executionArn"])
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["input"])["prepared"]["dataset"] == "penguins"
+    wait_for(lambda: "dropml: data prepared" in stack.outbox_subjects(), what="the email")
+
+
+def _start_execution_ends_with_an_email(stack: UpStack) -> None:
+    machine = stack.status["state_machine_arn"]
+    bad_input = '{"source": "not a location"}'
+
+    started = stack.aws("stepfunctions", "start-execution", "--state-machine-arn", machine, "--input", bad_input)
+
+    described = _finished(stack, started["executionArn"])
+    assert described["status"] == "FAILED"
+    assert described["error"] == "dropml.InvalidInput"
+    wait_for(lambda: "dropml: run failed" in stack.outbox_subjects(), what="the failure email")
+
+
+def test_local_mode_end_to_end_with_the_dropml_and_aws_clis(tmp_path: Path) -> None:
+    # GIVEN local mode started on a free port with its own state folder
+    port = free_port()
+    env = clean_env(DROPML_HOME=str(tmp_path / "home"))
+    started = dropml("local", "up", "--port", str(port), "--email", "ana@example.com", env=env)
+    family: list[psutil.Process] = []
+    try:
+        assert started.returncode == 0, started.stderr
+        exported = _exports(started.stdout)
+        assert exported["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port}"
+        status_run = dropml("local", "status", "--port", str(port), "--json", env=env)
+        assert status_run.returncode == 0, status_run.stderr
+        status = json.loads(status_run.stdout)
+        stack = UpStack(port, env, {**env, **exported}, status, tmp_path)
+
+        # THEN status shows what the template deployed
+        assert status["bucket"].startswith("dropml-")
+        assert ":stateMachine:" in status["state_machine_arn"]
+        assert ":sns:" in status["topic_arn"]
+        assert status["endpoints"] == []
+        assert Path(status["outbox"]).is_relative_to(tmp_path)
+
+        # AND the AWS CLI drives the deployed resources
+        _invoke_ingest_with_an_ignored_key(stack)
+        _upload_runs_ingest_and_the_pipeline_to_an_email(stack)
+        _start_execution_ends_with_an_email(stack)
+        server = psutil.Process(status["pid"])
+        family = [server, *server.children(recursive=True)]
+    finally:
+        # WHEN local mode is stopped
+        stopped = dropml("local", "down", "--port", str(port), env=env)
+
+    # THEN the server and everything it started are gone
+    assert stopped.returncode == 0
+    assert "stopped" in stopped.stdout
+    assert not any(member.is_running() and member.status() != psutil.STATUS_ZOMBIE for member in family)
+    after = dropml("local", "status", "--port", str(port), "--json", env=env)
+    assert after.returncode == 1
+    assert json.loads(after.stdout) == {"port": port, "running": False}
