@@ -111,6 +111,17 @@ def _is_log(spec: Mapping[str, Any], low: float, high: float) -> bool:
     return scaling == "Auto" and low > 0 and high / low >= 100
 
 
+class _GridSampler(optuna.samplers.GridSampler):
+    """optuna's grid sampler without its end-of-grid ``study.stop()``.
+
+    That call ends an ``optimize()`` loop and raises in ask-and-tell use, which is how a tuning job
+    drives the study; here the job budget is the grid's size, so nothing needs stopping.
+    """
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        return None
+
+
 def _choices(parameter: _Parameter) -> tuple[Any, ...]:
     assert isinstance(parameter.distribution, CategoricalDistribution)
     return tuple(parameter.distribution.choices)
@@ -197,7 +208,7 @@ class TuningJob:
             sampler = optuna.samplers.RandomSampler(seed=seed)
         elif self._strategy == "Grid":
             space = {p.name: list(_choices(p)) for p in self._parameters}
-            sampler = optuna.samplers.GridSampler(space, seed=seed)
+            sampler = _GridSampler(space, seed=seed)
         elif self._strategy == "Hyperband":
             if early_stopping == "Auto":
                 raise ValidationError("TrainingJobEarlyStoppingType must be Off with the Hyperband strategy")

@@ -1,0 +1,225 @@
+"""Local SageMaker tuning jobs: optuna picks hyperparameters, real training jobs run them, and the
+answers (best job, counters, child listings) are shaped like AWS's."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from local.sagemaker.engine import SageMakerEngine
+from local.sagemaker.errors import ResourceNotFound, ValidationError
+from tests import sagemaker_fixtures
+from tests.sagemaker_fixtures import BUILTIN_XGBOOST, ROLE, channel, wait_until
+
+engine = sagemaker_fixtures.engine
+breast_cancer = sagemaker_fixtures.breast_cancer
+
+
+def tuning_request(
+    name: str,
+    data: dict,
+    *,
+    strategy: str = "Bayesian",
+    ranges: dict | None = None,
+    static: dict | None = None,
+    objective: tuple[str, str] = ("Maximize", "validation:auc"),
+    max_jobs: int | None = 4,
+    parallel: int = 2,
+    early_stopping: str = "Off",
+    **config: object,
+) -> dict:
+    limits = {"MaxParallelTrainingJobs": parallel}
+    if max_jobs is not None:
+        limits["MaxNumberOfTrainingJobs"] = max_jobs
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": strategy,
+            "HyperParameterTuningJobObjective": {"Type": objective[0], "MetricName": objective[1]},
+            "ResourceLimits": limits,
+            "ParameterRanges": ranges
+            or {
+                "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "5"}],
+                "ContinuousParameterRanges": [
+                    {"Name": "eta", "MinValue": "0.01", "MaxValue": "0.5", "ScalingType": "Logarithmic"},
+                    {"Name": "subsample", "MinValue": "0.5", "MaxValue": "1", "ScalingType": "Linear"},
+                ],
+                "CategoricalParameterRanges": [{"Name": "grow_policy", "Values": ["depthwise", "lossguide"]}],
+            },
+            "TrainingJobEarlyStoppingType": early_stopping,
+            **config,
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": static or {"objective": "binary:logistic", "num_round": "10"},
+            "AlgorithmSpecification": {"TrainingImage": BUILTIN_XGBOOST, "TrainingInputMode": "File"},
+            "RoleArn": ROLE,
+            "InputDataConfig": [channel("train", data["train"]), channel("validation", data["validation"])],
+            "OutputDataConfig": {"S3OutputPath": data["output"]},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 120},
+        },
+    }
+
+
+def children(engine: SageMakerEngine, name: str, **request: object) -> list[dict]:
+    return engine.tuning_jobs.list_training_jobs({"HyperParameterTuningJobName": name, **request})[
+        "TrainingJobSummaries"
+    ]
+
+
+def test_bayesian_tuning_runs_real_jobs_two_at_a_time_and_names_the_best(
+    engine: SageMakerEngine, breast_cancer: dict
+) -> None:
+    # GIVEN a 4-job Bayesian tuning job, 2 in parallel, over integer, continuous and categorical ranges
+    job = engine.tuning_jobs.create(tuning_request("bc-bayes", breast_cancer))
+
+    # WHEN it runs to the end
+    assert job.wait(timeout=240)
+    description = engine.tuning_jobs.describe("bc-bayes")
+
+    # THEN four real jobs completed, each with a validation AUC
+    assert description["HyperParameterTuningJobStatus"] == "Completed"
+    assert description["TrainingJobStatusCounters"] == {
+        "Completed": 4, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0, "Stopped": 0,
+    }  # fmt: skip
+    assert description["ObjectiveStatusCounters"] == {"Succeeded": 4, "Pending": 0, "Failed": 0}
+    summaries = children(engine, "bc-bayes", SortBy="FinalObjectiveMetricValue", SortOrder="Descending")
+    assert len(summaries) == 4
+    # AND the best job is the one with the highest objective
+    best = description["BestTrainingJob"]
+    assert best["TrainingJobName"] == summaries[0]["TrainingJobName"]
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == "validation:auc"
+    assert 0.9 < best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] <= 1.0
+    # AND the tuned values lie in their ranges, and each child is an ordinary training job
+    for summary in summaries:
+        tuned = summary["TunedHyperParameters"]
+        assert 1 <= int(tuned["max_depth"]) <= 5
+        assert 0.01 <= float(tuned["eta"]) <= 0.5
+        assert 0.5 <= float(tuned["subsample"]) <= 1
+        assert tuned["grow_policy"] in ("depthwise", "lossguide")
+        training = engine.training_jobs.describe(summary["TrainingJobName"])
+        assert training["TuningJobArn"] == description["HyperParameterTuningJobArn"]
+        assert training["HyperParameters"] == {
+            "objective": "binary:logistic", "num_round": "10", **tuned,
+            "_tuning_objective_metric": "validation:auc",
+        }  # fmt: skip
+        assert summary["TrainingJobName"].startswith("bc-bayes-")
+    # AND two ran at once, never more
+    spans = [(s["TrainingStartTime"], s["TrainingEndTime"]) for s in summaries]
+    overlaps = [sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans]
+    assert max(overlaps) == 2
+
+
+def test_grid_tries_every_combination_once(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    ranges = {
+        "CategoricalParameterRanges": [
+            {"Name": "max_depth", "Values": ["1", "3"]},
+            {"Name": "eta", "Values": ["0.1", "0.3"]},
+        ]
+    }
+    job = engine.tuning_jobs.create(
+        tuning_request("bc-grid", breast_cancer, strategy="Grid", ranges=ranges, max_jobs=None)
+    )
+    assert job.wait(timeout=240)
+
+    tried = sorted(
+        (s["TunedHyperParameters"]["max_depth"], s["TunedHyperParameters"]["eta"]) for s in children(engine, "bc-grid")
+    )
+    assert tried == [("1", "0.1"), ("1", "0.3"), ("3", "0.1"), ("3", "0.3")]
+    assert engine.tuning_jobs.describe("bc-grid")["HyperParameterTuningJobStatus"] == "Completed"
+
+
+def test_grid_refuses_continuous_ranges(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    with pytest.raises(ValidationError, match="Grid strategy supports only CategoricalParameterRanges"):
+        engine.tuning_jobs.create(tuning_request("bc-grid-bad", breast_cancer, strategy="Grid"))
+
+
+def test_auto_early_stopping_stops_a_job_worse_than_the_median(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    # GIVEN jobs that boost until validation logloss stops improving, one at a time, and a seed under
+    # which the third job gets a learning rate so small that its loss hardly moves
+    ranges = {"CategoricalParameterRanges": [{"Name": "eta", "Values": ["0.3", "0.0001"]}]}
+    static = {"objective": "binary:logistic", "num_round": "100000", "early_stopping_rounds": "5", "max_depth": "3"}
+    request = tuning_request(
+        "bc-median", breast_cancer, strategy="Random", ranges=ranges, static=static,
+        objective=("Minimize", "validation:logloss"), max_jobs=3, parallel=1, early_stopping="Auto", RandomSeed=6,
+    )  # fmt: skip
+    job = engine.tuning_jobs.create(request)
+    assert job.wait(timeout=240)
+
+    # THEN the slow learner was stopped early by the median rule and the best job is a fast learner
+    summaries = children(engine, "bc-median", SortBy="CreationTime")
+    assert [s["TunedHyperParameters"]["eta"] for s in summaries] == ["0.3", "0.3", "0.0001"]
+    assert [s["TrainingJobStatus"] for s in summaries] == ["Completed", "Completed", "Stopped"]
+    description = engine.tuning_jobs.describe("bc-median")
+    assert description["TrainingJobStatusCounters"]["Stopped"] == 1
+    assert description["BestTrainingJob"]["TunedHyperParameters"] == {"eta": "0.3"}
+    stopped = engine.training_jobs.describe(summaries[2]["TrainingJobName"])
+    assert stopped["TrainingTimeInSeconds"] < 60
+
+
+def test_hyperband_tunes_with_its_own_early_stopping(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    ranges = {"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.05", "MaxValue": "0.5"}]}
+    request = tuning_request(
+        "bc-hyperband", breast_cancer, strategy="Hyperband", ranges=ranges, max_jobs=3,
+        StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 10}},
+    )  # fmt: skip
+    job = engine.tuning_jobs.create(request)
+    assert job.wait(timeout=240)
+
+    description = engine.tuning_jobs.describe("bc-hyperband")
+    assert description["HyperParameterTuningJobStatus"] == "Completed"
+    assert len(children(engine, "bc-hyperband")) == 3
+    assert 0.05 <= float(description["BestTrainingJob"]["TunedHyperParameters"]["eta"]) <= 0.5
+    with pytest.raises(ValidationError, match="must be Off with the Hyperband strategy"):
+        engine.tuning_jobs.create(
+            tuning_request("bc-hyperband-2", breast_cancer, strategy="Hyperband", ranges=ranges, early_stopping="Auto")
+        )
+
+
+def test_stopping_a_tuning_job_stops_its_running_jobs(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    static = {"objective": "binary:logistic", "num_round": "1000000", "eta": "0.01"}
+    job = engine.tuning_jobs.create(tuning_request("bc-stop", breast_cancer, static=static, ranges={
+        "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "3", "MaxValue": "6"}]
+    }))  # fmt: skip
+    wait_until(lambda: engine.tuning_jobs.describe("bc-stop")["TrainingJobStatusCounters"]["InProgress"] == 2)
+
+    engine.tuning_jobs.stop("bc-stop")
+    assert engine.tuning_jobs.describe("bc-stop")["HyperParameterTuningJobStatus"] == "Stopping"
+    assert job.wait(timeout=60)
+
+    description = engine.tuning_jobs.describe("bc-stop")
+    assert description["HyperParameterTuningJobStatus"] == "Stopped"
+    assert description["TrainingJobStatusCounters"]["Stopped"] == 2
+    assert "BestTrainingJob" not in description
+    assert [s["TrainingJobStatus"] for s in children(engine, "bc-stop")] == ["Stopped", "Stopped"]
+
+
+def test_ranges_and_names_are_validated(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    with pytest.raises(ValidationError, match="Logarithmic scaling needs MinValue > 0"):
+        log_range = {"Name": "alpha", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}
+        engine.tuning_jobs.create(
+            tuning_request("bc-log", breast_cancer, ranges={"ContinuousParameterRanges": [log_range]})
+        )
+    with pytest.raises(ValidationError, match="1 to 32 characters"):
+        engine.tuning_jobs.create(tuning_request("x" * 33, breast_cancer))
+    with pytest.raises(ResourceNotFound, match="can't find a tuning job with name nope"):
+        engine.tuning_jobs.describe("nope")
+
+
+def test_reverse_logarithmic_samples_stay_in_range_and_crowd_near_one(
+    engine: SageMakerEngine, breast_cancer: dict
+) -> None:
+    ranges = {
+        "ContinuousParameterRanges": [
+            {"Name": "subsample", "MinValue": "0.5", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"}
+        ]
+    }
+    job = engine.tuning_jobs.create(
+        tuning_request("bc-reverse", breast_cancer, strategy="Random", ranges=ranges, max_jobs=2, RandomSeed=1)
+    )
+    assert job.wait(timeout=240)
+
+    values = [float(s["TunedHyperParameters"]["subsample"]) for s in children(engine, "bc-reverse")]
+    assert all(0.5 <= v <= 0.999 for v in values)
+    assert not any(math.isnan(v) for v in values)
