@@ -85,7 +85,7 @@ def convert(
     )
     outputs = {split: part_path(out, split) for split in SPLITS}
     lazy = frame.scan(
-        source, layout, learned.numeric, frame.reader_null_values(layout), settings.split, storage_options
+        source, layout, target, learned.numeric, frame.reader_null_values(layout), settings.split, storage_options
     )
     write_splits(
         lazy,

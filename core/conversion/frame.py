@@ -16,13 +16,12 @@ from core.conversion.layout import QUOTE, Layout
 from core.schema import FALSE_TOKENS, MISSING_TOKENS, TRUE_TOKENS
 from core.settings import SplitFractions
 
-ROW = "__row"
 SPLIT = "__split"
 SPLITS = ("train", "validation", "test")
-# Rows go to splits by the fractional part of row * (golden ratio - 1): a low-discrepancy sequence, so
-# every stretch of the file is spread over the splits in proportion (a file sorted by label still gets
-# every label in every split), split sizes are as exact as they can be, and the same file always gets
-# the same split, with no random state to carry.
+# The n-th row that has a target goes to a split by the fractional part of n * (golden ratio - 1): a
+# low-discrepancy sequence, so every stretch of the file is spread over the splits in proportion (a
+# file sorted by label still gets every label in every split), split sizes are as exact as they can
+# be, and the same file always gets the same split, with no random state to carry.
 GOLDEN = 0.6180339887498949
 BOOLEAN_TOKENS = sorted(TRUE_TOKENS | FALSE_TOKENS)
 
@@ -34,12 +33,13 @@ def internal(index: int) -> str:
 def scan(
     source: str,
     layout: Layout,
+    target: int,
     numeric: Sequence[bool],
     null_values: Sequence[str],
     fractions: SplitFractions,
     storage_options: Mapping[str, str] | None,
 ) -> pl.LazyFrame:
-    """The data rows (header skipped) with a row number and the split each row belongs to."""
+    """Return the data rows (header skipped), each with the split it belongs to if it has a target."""
     schema = {internal(i): pl.Float64 if number else pl.String for i, number in enumerate(numeric)}
     frame = pl.scan_csv(
         source,
@@ -53,7 +53,8 @@ def scan(
         raise_if_empty=False,
         storage_options=dict(storage_options) if storage_options else None,
     )
-    position = (pl.col(ROW).cast(pl.Float64) * GOLDEN) % 1.0
+    nth = (~is_missing(target, numeric[target])).cast(pl.UInt32).cum_sum()
+    position = (nth.cast(pl.Float64) * GOLDEN) % 1.0
     split = (
         pl.when(position < fractions.train)
         .then(pl.lit(0, pl.UInt8))
@@ -61,7 +62,7 @@ def scan(
         .then(pl.lit(1, pl.UInt8))
         .otherwise(pl.lit(2, pl.UInt8))
     )
-    return frame.with_row_index(ROW).with_columns(split.alias(SPLIT))
+    return frame.with_columns(split.alias(SPLIT))
 
 
 def text(index: int) -> pl.Expr:

@@ -80,7 +80,7 @@ def profile(
     null_values = frame.reader_null_values(layout)
     target_few = _sample_has_few_values([record[target] for record in layout.sample if len(record) > target])
     while True:
-        lazy = frame.scan(source, layout, numeric, null_values, fractions, storage_options)
+        lazy = frame.scan(source, layout, target, numeric, null_values, fractions, storage_options)
         try:
             result = lazy.select(
                 _expressions(layout, numeric, target, count_quoted=count_quoted, target_counts=target_few)
@@ -219,7 +219,7 @@ def target_counts(
     storage_options: Mapping[str, str] | None,
 ) -> tuple[tuple[str, int], ...]:
     """Exact value counts of the target, when the profile pass did not collect them (a second pass)."""
-    lazy = frame.scan(source, layout, numeric, frame.reader_null_values(layout), fractions, storage_options)
+    lazy = frame.scan(source, layout, target, numeric, frame.reader_null_values(layout), fractions, storage_options)
     column = pl.col(internal(target))
     present = ~frame.is_missing(target, numeric[target])
     result = lazy.select(column.filter(present).value_counts(sort=False).implode().alias("c")).collect(
