@@ -5,6 +5,10 @@ says: aws-sam-translator turns SAM into CloudFormation and moto's CloudFormation
 The translator refuses local paths, so the two things ``sam package`` would upload are handled here:
 each function's code is zipped into an artifacts bucket, and the state machine's definition file is
 inlined (its ``DefinitionSubstitutions`` stay for CloudFormation to fill).
+
+One resource stays AWS-only on purpose: moto's CloudFormation skips ``AWS::S3::BucketPolicy``, and
+applying the TLS-only policy by hand would lock local mode out of its own bucket, because moto
+enforces Deny statements without their conditions and local mode speaks plain HTTP on loopback.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ close are listed in ``shared/notes/moto-5.2.5.md``.
 
 1. Lambda runs the function's handler from its package in a child process (:mod:`local.lambda_runner`)
    instead of Docker; an exception is ``FunctionError: Unhandled`` with AWS's error payload. This one
-   seam covers the Invoke API, ``lambda:invoke`` tasks and S3 notifications.
+   seam covers the Invoke API, ``lambda:invoke`` tasks and S3 notifications. ``Event`` invocations
+   run in the background and ``DryRun`` runs nothing, as on AWS.
 2. S3 → Lambda notifications are asynchronous, as on AWS: the upload returns before the function runs.
 3. SNS email subscriptions deliver real mail through the SMTP sink (:mod:`local.mail`).
 4. ``StartExecution`` without a name gets a UUID, as on AWS (moto names them all ``None``).
@@ -168,10 +169,14 @@ def _run_function(function: LambdaFunction, event: object) -> lambda_runner.Invo
     return invocation
 
 
-def _invoke(
-    self: LambdaFunction, body: str | bytes | None, request_headers: Any, response_headers: Any
-) -> str:
+def _invoke(self: LambdaFunction, body: str | bytes | None, request_headers: Any, response_headers: Any) -> str:
     event = json.loads(body) if body else {}
+    invocation_type = request_headers.get("X-Amz-Invocation-Type", "RequestResponse")
+    if invocation_type == "DryRun":
+        return ""
+    if invocation_type == "Event":  # queued on AWS: the caller gets 202 and never the result
+        threading.Thread(target=_run_function, args=(self, event), daemon=True).start()
+        return ""
     invocation = _run_function(self, event)
     if invocation.function_error:
         response_headers["x-amz-function-error"] = invocation.function_error
@@ -191,9 +196,7 @@ def _patch_s3_lambda_notifications_async(replacements: _Replacements) -> None:
     deliver = vars(s3_notifications)["_invoke_awslambda"]
 
     def invoke_later(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
-        worker = threading.Thread(
-            target=deliver, args=(account_id, event_body, fn_arn, region_name), daemon=True
-        )
+        worker = threading.Thread(target=deliver, args=(account_id, event_body, fn_arn, region_name), daemon=True)
         worker.start()
 
     replacements.replace(s3_notifications, "_invoke_awslambda", invoke_later)
@@ -244,8 +247,7 @@ def _publish_with_email(
                 "Subject": subject,
                 "Message": message,
                 "Timestamp": datetime.now().astimezone().isoformat(),
-                "UnsubscribeURL": f"{_settings().endpoint_url}/?Action=Unsubscribe"
-                f"&SubscriptionArn={self.arn}",
+                "UnsubscribeURL": f"{_settings().endpoint_url}/?Action=Unsubscribe&SubscriptionArn={self.arn}",
             }
         )
     else:
@@ -370,16 +372,12 @@ def _patch_cloudformation_bucket(replacements: _Replacements) -> None:
             backend.put_bucket_versioning(bucket.name, versioning)
         if properties.get("PublicAccessBlockConfiguration"):
             backend.put_public_access_block(bucket.name, properties["PublicAccessBlockConfiguration"])
-        notifications = notification_config_from_cloudformation(
-            properties.get("NotificationConfiguration", {})
-        )
+        notifications = notification_config_from_cloudformation(properties.get("NotificationConfiguration", {}))
         if notifications:
             backend.put_bucket_notification_configuration(bucket.name, notifications)
         return bucket
 
-    replacements.replace(
-        FakeBucket, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json)
-    )
+    replacements.replace(FakeBucket, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
 
 
 # 7. Step Functions → SageMaker .sync --------------------------------------------------------------
@@ -483,9 +481,7 @@ class StateTaskServiceSageMaker(state_task_service_callback.StateTaskServiceCall
         name = normalised_parameters[name_key]
 
         def resolve() -> dict[str, Any] | None:
-            description = _JobSource.current(
-                kind, name, resource_runtime_part.account, resource_runtime_part.region
-            )
+            description = _JobSource.current(kind, name, resource_runtime_part.account, resource_runtime_part.region)
             status = job_status(kind, description)
             if status == _DONE:
                 return dict(to_step_functions_json(description))

@@ -10,6 +10,7 @@ from tests.local_fixtures import (  # noqa: F401 - fixtures
     PatchedAws,
     create_function,
     patched_aws_fixture,
+    wait_for,
 )
 
 
@@ -89,3 +90,30 @@ def test_every_invocation_is_logged_to_the_functions_log_group(patched_aws: Patc
 
     events = patched_aws.client("logs").filter_log_events(logGroupName="/aws/lambda/fail")["events"]
     assert any("about to fail" in event["message"] for event in events)
+
+
+def test_an_event_invocation_returns_at_once_and_runs_in_the_background(patched_aws: PatchedAws) -> None:
+    create_function(patched_aws.client("lambda"), patched_aws.client("iam"), "fail", "handlers.fail")
+
+    response = patched_aws.client("lambda").invoke(FunctionName="fail", InvocationType="Event", Payload=b"{}")
+
+    assert response["StatusCode"] == 202
+    assert "FunctionError" not in response
+
+    def logged() -> bool:
+        logs = patched_aws.client("logs")
+        if not logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/fail")["logGroups"]:
+            return False
+        events = logs.filter_log_events(logGroupName="/aws/lambda/fail")["events"]
+        return any("about to fail" in event["message"] for event in events)
+
+    wait_for(logged, what="the background invocation's log")
+
+
+def test_a_dry_run_checks_the_call_and_runs_nothing(patched_aws: PatchedAws) -> None:
+    create_function(patched_aws.client("lambda"), patched_aws.client("iam"), "fail", "handlers.fail")
+
+    response = patched_aws.client("lambda").invoke(FunctionName="fail", InvocationType="DryRun", Payload=b"{}")
+
+    assert response["StatusCode"] == 204
+    assert list((patched_aws.work_dir / "lambda").glob("code/*")) == []
