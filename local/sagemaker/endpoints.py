@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from local.sagemaker import s3
-from local.sagemaker.errors import InternalFailure, ModelError, SageMakerApiError, ValidationError
+from local.sagemaker.errors import (
+    InternalFailure,
+    ModelError,
+    RuntimeValidationError,
+    SageMakerApiError,
+    ValidationError,
+)
 from local.sagemaker.images import unrunnable_reason
 from local.sagemaker.logs import ENDPOINT_LOG_GROUP_PREFIX, LogStream, as_logged
 from local.sagemaker.runtime import Runtime, free_port
@@ -117,7 +123,7 @@ class _Deployment:
             for variant in self.variants:
                 if variant.name == target_variant:
                     return variant
-            raise ValidationError(f"Variant {target_variant} not found.")
+            raise RuntimeValidationError(f"Variant {target_variant} not found.")
         weights = [max(variant.weight, 0.0) for variant in self.variants]
         if not any(weights):
             weights = [1.0] * len(self.variants)
@@ -319,7 +325,7 @@ class Endpoints:
             endpoint = self._endpoints.get(name)
             deployment = endpoint.deployment if endpoint is not None else None
             if endpoint is None or deployment is None:
-                raise ValidationError(f"Endpoint {name} of account {self._runtime.aws.account_id} not found.")
+                raise RuntimeValidationError(f"Endpoint {name} of account {self._runtime.aws.account_id} not found.")
             variant = deployment.choose(request.get("TargetVariant"))
             server = variant.next_server()
             server.in_flight += 1

@@ -30,6 +30,12 @@ class ResourceInUse(SageMakerApiError):
     code = "ResourceInUse"
 
 
+class RuntimeValidationError(SageMakerApiError):
+    """SageMaker Runtime names its validation error ``ValidationError`` (the control plane says ``…Exception``)."""
+
+    code = "ValidationError"
+
+
 class ModelError(SageMakerApiError):
     """The model container answered an invocation with a 4xx/5xx; AWS wraps it as HTTP 424."""
 

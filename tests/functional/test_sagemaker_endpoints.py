@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from local.sagemaker.engine import SageMakerEngine
-from local.sagemaker.errors import ModelError, ValidationError
+from local.sagemaker.errors import ModelError, RuntimeValidationError, ValidationError
 from local.sagemaker.runtime import AwsAccess, Runtime
 from tests import sagemaker_fixtures
 from tests.sagemaker_fixtures import (
@@ -105,7 +105,7 @@ def test_container_errors_pass_through_as_model_errors(engine: SageMakerEngine, 
     with pytest.raises(ModelError) as bad_rows:
         engine.endpoints.invoke({"EndpointName": "bc", "Body": b"1,2,3\n", "ContentType": "text/csv"})
     assert bad_rows.value.original_status == 400
-    with pytest.raises(ValidationError, match="Endpoint nope of account 123456789012 not found"):
+    with pytest.raises(RuntimeValidationError, match="Endpoint nope of account 123456789012 not found"):
         engine.endpoints.invoke({"EndpointName": "nope", "Body": b"1", "ContentType": "text/csv"})
 
 

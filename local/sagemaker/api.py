@@ -1,0 +1,93 @@
+"""The engine behind the SageMaker API: which operation calls what, for every account and region.
+
+Whatever serves the API (the moto patch in :mod:`local.moto_patches`) looks an action name up in
+:data:`OPERATIONS`, passes the request's parameters as botocore parsed them, and serialises the dict
+it gets back with the operation's output shape; a :class:`local.sagemaker.errors.SageMakerApiError`
+becomes the matching AWS error. InvokeEndpoint (SageMaker Runtime) goes through :meth:`LocalSageMaker.invoke`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from local.sagemaker.engine import SageMakerEngine
+from local.sagemaker.runtime import AwsAccess, Runtime
+
+Operation = Callable[[SageMakerEngine, Mapping[str, Any]], dict[str, Any]]
+
+
+def _empty(action: Callable[[], object]) -> dict[str, Any]:
+    action()
+    return {}
+
+
+OPERATIONS: dict[str, Operation] = {
+    "CreateTrainingJob": lambda e, p: {"TrainingJobArn": e.training_jobs.create(p).arn},
+    "DescribeTrainingJob": lambda e, p: e.training_jobs.describe(p["TrainingJobName"]),
+    "ListTrainingJobs": lambda e, p: e.training_jobs.list(p),
+    "StopTrainingJob": lambda e, p: _empty(lambda: e.training_jobs.stop(p["TrainingJobName"])),
+    "CreateHyperParameterTuningJob": lambda e, p: {"HyperParameterTuningJobArn": e.tuning_jobs.create(p).arn},
+    "DescribeHyperParameterTuningJob": lambda e, p: e.tuning_jobs.describe(p["HyperParameterTuningJobName"]),
+    "ListHyperParameterTuningJobs": lambda e, p: e.tuning_jobs.list(p),
+    "StopHyperParameterTuningJob": lambda e, p: _empty(lambda: e.tuning_jobs.stop(p["HyperParameterTuningJobName"])),
+    "ListTrainingJobsForHyperParameterTuningJob": lambda e, p: e.tuning_jobs.list_training_jobs(p),
+    "CreateModel": lambda e, p: e.endpoints.create_model(p),
+    "DescribeModel": lambda e, p: e.endpoints.describe_model(p["ModelName"]),
+    "DeleteModel": lambda e, p: _empty(lambda: e.endpoints.delete_model(p["ModelName"])),
+    "ListModels": lambda e, p: e.endpoints.list_models(),
+    "CreateEndpointConfig": lambda e, p: e.endpoints.create_endpoint_config(p),
+    "DescribeEndpointConfig": lambda e, p: e.endpoints.describe_endpoint_config(p["EndpointConfigName"]),
+    "DeleteEndpointConfig": lambda e, p: _empty(lambda: e.endpoints.delete_endpoint_config(p["EndpointConfigName"])),
+    "CreateEndpoint": lambda e, p: e.endpoints.create_endpoint(p),
+    "DescribeEndpoint": lambda e, p: e.endpoints.describe_endpoint(p["EndpointName"]),
+    "UpdateEndpoint": lambda e, p: e.endpoints.update_endpoint(p),
+    "DeleteEndpoint": lambda e, p: _empty(lambda: e.endpoints.delete_endpoint(p["EndpointName"])),
+    "ListEndpoints": lambda e, p: e.endpoints.list_endpoints(p),
+}
+
+
+class LocalSageMaker:
+    """One :class:`SageMakerEngine` per account and region, made on first use, all reached over
+    ``endpoint_url`` (the embedded AWS) and working under ``work_dir/<account>/<region>``."""
+
+    def __init__(
+        self, *, endpoint_url: str, work_dir: Path, credentials: tuple[str, str] | None = ("local", "local")
+    ) -> None:
+        self._endpoint_url = endpoint_url
+        self._work_dir = work_dir
+        self._credentials = credentials
+        self._lock = threading.Lock()
+        self._engines: dict[tuple[str, str], SageMakerEngine] = {}
+
+    def engine(self, account: str, region: str) -> SageMakerEngine:
+        with self._lock:
+            if (account, region) not in self._engines:
+                aws = AwsAccess(
+                    endpoint_url=self._endpoint_url, region=region, account_id=account, credentials=self._credentials
+                )
+                runtime = Runtime(aws=aws, workdir=self._work_dir / account / region)
+                self._engines[(account, region)] = SageMakerEngine(runtime)
+            return self._engines[(account, region)]
+
+    def call(self, action: str, account: str, region: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        return OPERATIONS[action](self.engine(account, region), parameters)
+
+    def invoke(self, account: str, region: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        return self.engine(account, region).endpoints.invoke(request)
+
+    def describe_job(self, kind: str, name: str, account: str, region: str) -> dict[str, Any]:
+        """A training or tuning job's Describe* output (what a Step Functions ``.sync`` task polls)."""
+        engine = self.engine(account, region)
+        if kind == "TrainingJob":
+            return engine.training_jobs.describe(name)
+        return engine.tuning_jobs.describe(name)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            engines = list(self._engines.values())
+            self._engines.clear()
+        for engine in engines:
+            engine.shutdown()
