@@ -50,9 +50,7 @@ def convert(
     name = layout.columns[target]
     counts = tally(locations.iter_bytes(source, storage_options), layout.delimiter)
     try:
-        learned = profile(
-            source, layout, target, settings.split, storage_options, count_quoted=counts.quotes > 0
-        )
+        learned = profile(source, layout, target, settings.split, storage_options, count_quoted=counts.quotes > 0)
     except ReadFailed as exc:
         problem = _diagnose(source, layout, storage_options)
         raise problem or UserInputError(f"the file could not be read as CSV: {exc.detail}") from None
@@ -100,9 +98,7 @@ def convert(
     return ConversionResult(schema, counts.size, layout.delimiter, outputs)
 
 
-def _diagnose(
-    source: str, layout: Layout, storage_options: Mapping[str, str] | None
-) -> UserInputError | None:
+def _diagnose(source: str, layout: Layout, storage_options: Mapping[str, str] | None) -> UserInputError | None:
     chunks = locations.iter_bytes(source, storage_options)
     return diagnose(chunks, layout.delimiter, len(layout.columns))
 
@@ -125,9 +121,7 @@ def _check_split_sizes(learned: Profile, settings: DatasetSettings) -> None:
     )
 
 
-def _features(
-    layout: Layout, learned: Profile, target: int, max_categories: int
-) -> tuple[list[Column], list[str]]:
+def _features(layout: Layout, learned: Profile, target: int, max_categories: int) -> tuple[list[Column], list[str]]:
     """Each input column's feature (numeric, boolean or categorical), and the columns with no values."""
     features: list[Column] = []
     dropped: list[str] = []

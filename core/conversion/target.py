@@ -45,7 +45,7 @@ def find_target(columns: tuple[str, ...], requested: str | None) -> int:
         if name.strip().lower() in TARGET_NAMES:
             return i
     raise UserInputError(
-        "no target column: pass --target COLUMN, set \"target\" in dropml.json, or name the column "
+        'no target column: pass --target COLUMN, set "target" in dropml.json, or name the column '
         f"target, label, y or class; the columns are {listed}"
     )
 
@@ -100,8 +100,7 @@ def _refuse_constant(name: str, stats: TargetStats, exact_counts: Callable[[], t
     values = {float(text) for text, _ in counts}
     if len(values) == 1:
         raise UserInputError(
-            f"target column {name!r} has only one value ({_number_text(values.pop())}); "
-            "there is nothing to predict",
+            f"target column {name!r} has only one value ({_number_text(values.pop())}); there is nothing to predict",
             column=name,
         )
 
@@ -126,8 +125,7 @@ def _check_classes(name: str, classes: tuple[str, ...], given: ProblemType | Non
         )
     if given == "binary" and len(classes) != 2:
         raise UserInputError(
-            f"problem type binary needs exactly 2 classes, but target column {name!r} has "
-            f"{len(classes)}: {shown}",
+            f"problem type binary needs exactly 2 classes, but target column {name!r} has {len(classes)}: {shown}",
             column=name,
         )
     if len(classes) > MAX_CLASSES:

@@ -1,0 +1,94 @@
+"""Files bigger than the 1 MiB head: whole-file checks, late surprises, and memory that does not grow."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from core.conversion import convert
+from core.errors import UserInputError
+from core.settings import DatasetSettings
+
+ROWS = 60_000  # about 2.5 MB: well past the 1 MiB the head is sampled from
+
+
+def numeric_file(path: Path, rows: int, *, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(rows, 4)).round(4)
+    lines = ["a,b,c,kind,label"] + [
+        f"{x[0]},{x[1]},{x[2]},{'k' + str(i % 7)},{int(x[0] > 0)}" for i, x in enumerate(values)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def test_short_row_deep_in_the_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    lines = numeric_file(tmp_path / "f.csv", ROWS)
+    lines[50_000] = "1.0,2.0,k1,0"  # one field short, far beyond the sampled head
+    (tmp_path / "f.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserInputError) as refusal:
+        convert(str(tmp_path / "f.csv"), str(tmp_path / "out"), DatasetSettings())
+    assert refusal.value.line == 50_001
+    assert "has 4 fields but the header has 5" in refusal.value.reason
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_byte_deep_in_the_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    numeric_file(tmp_path / "f.csv", ROWS)
+    data = bytearray((tmp_path / "f.csv").read_bytes())
+    at = data.index(b"k3", len(data) - 1000)
+    data[at : at + 2] = b"\xff3"
+    (tmp_path / "f.csv").write_bytes(bytes(data))
+    with pytest.raises(UserInputError) as refusal:
+        convert(str(tmp_path / "f.csv"), str(tmp_path / "out"), DatasetSettings())
+    assert refusal.value.line == data[:at].count(b"\n") + 1
+    assert "not UTF-8" in refusal.value.reason
+
+
+def test_text_appearing_after_the_head_turns_a_number_column_into_categories(tmp_path: Path) -> None:
+    lines = numeric_file(tmp_path / "f.csv", ROWS)
+    lines[-5] = lines[-5].replace(lines[-5].split(",")[1], "unknown", 1)
+    lines[-3] = lines[-3].replace(lines[-3].split(",")[2], " NaN ", 1)  # a spelling of missing
+    (tmp_path / "f.csv").write_text("\n".join(lines) + "\n")
+    schema = convert(str(tmp_path / "f.csv"), str(tmp_path / "out"), DatasetSettings()).schema
+    kinds = {f.name: f.kind for f in schema.features}
+    assert kinds == {"a": "numeric", "b": "categorical", "c": "numeric", "kind": "categorical"}
+    assert schema.rows["train"] + schema.rows["validation"] + schema.rows["test"] == ROWS
+
+
+def peak_rss_mb(source: Path, out: Path) -> float:
+    script = (
+        "import json, resource, sys\n"
+        "from core.conversion import convert\n"
+        "from core.settings import DatasetSettings\n"
+        "convert(sys.argv[1], sys.argv[2], DatasetSettings())\n"
+        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(source), str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return float(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_peak_memory_stays_under_a_cap(tmp_path: Path) -> None:
+    """A 50 MB upload converts in well under the memory a whole-file approach needs (pandas: ~3x the
+    file plus its one-hot copy). polars' streaming buffers grow with small files and level off (about
+    500 MB at 0.5 and 1.1 GB alike on this machine), so the cap is absolute, not relative."""
+    source = tmp_path / "f.csv"
+    rng = np.random.default_rng(0)
+    rows = 700_000
+    frame = pl.DataFrame({f"f{i}": rng.normal(size=rows).round(5) for i in range(8)})
+    frame = frame.with_columns(
+        kind=pl.Series([f"k{i % 7}" for i in range(rows)]), label=(pl.col("f0") > 0).cast(pl.Int8)
+    )
+    frame.write_csv(source)
+    assert source.stat().st_size > 45 * 2**20
+    peak = peak_rss_mb(source, tmp_path / "out")
+    assert peak < 512, peak  # 330-450 MB measured here, the higher figure with the CPU contended
