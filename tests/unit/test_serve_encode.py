@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from training_image.serving import encode
 from training_image.serving.encode import CSV, JSON, choose_media_type, encode_csv, encode_json
 from training_image.serving.predict import Predictions
 
@@ -105,3 +106,26 @@ def test_non_finite_scores_stay_valid_json() -> None:
         "predictions": [{"score": None}, {"score": None}, {"score": 1.0}]
     }
     assert encode_csv(predictions, ()) == b"\n\n1\n"
+
+
+@pytest.mark.parametrize(
+    "predictions",
+    [
+        multiclass(),
+        Predictions(scores=np.array([0.25, np.nan, 0.75], dtype=np.float32)),
+        Predictions(scores=np.array([[1.5, np.inf], [3.0, 4.25]], dtype=np.float32)),
+        Predictions(scores=np.array([2.0, 0.0], dtype=np.float32), labels=np.array([2, 0])),
+    ],
+    ids=["multiclass", "regression", "multi-output", "softmax"],
+)
+def test_small_and_large_answers_are_joined_to_the_same_bytes(
+    predictions: Predictions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python joins small answers and Arrow large ones: the choice must never show in the output."""
+    monkeypatch.setattr(encode, "ARROW_JOIN_MIN_ROWS", 10**9)
+    by_python = encode_json(predictions, SPECIES), encode_csv(predictions, SPECIES)
+    monkeypatch.setattr(encode, "ARROW_JOIN_MIN_ROWS", 0)
+    by_arrow = encode_json(predictions, SPECIES), encode_csv(predictions, SPECIES)
+
+    assert by_python == by_arrow
+    json.loads(by_python[0])

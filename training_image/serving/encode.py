@@ -5,9 +5,10 @@ user's own class names; ``score`` first, as in SageMaker's built-in XGBoost cont
 per input row with no header, so batch transform can join it to its input line by line:
 ``score`` for regression, ``score,label,p(class 0),…,p(class k-1)`` for classifiers.
 
-Both are assembled column-wise with Arrow's string kernels rather than row by row in Python: a
-1,000-row answer then costs ~0.3 ms instead of ~3 ms. Numbers are written as the shortest text that
-reads back to the same float32 (``0.93``, not ``0.9300000071525574``).
+Numbers are turned into text by one Arrow cast for the whole answer, as the shortest text that reads
+back to the same float32 (``0.93``, not ``0.9300000071525574``); large answers are then joined
+column-wise by Arrow's string kernels. A 1,000-row answer costs ~0.4 ms instead of ~3 ms with
+``json.dumps`` of dicts.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ JSON = "application/json"
 CSV = "text/csv"
 
 Encoder = Callable[[Predictions, Sequence[str]], bytes]
+
+# From this many rows on, rows are joined by Arrow rather than Python (see _rows); measured crossover.
+ARROW_JOIN_MIN_ROWS = 256
 
 # Media ranges a client may send in Accept, and what each gets.
 _ACCEPTED: dict[str, str] = {
@@ -80,8 +84,8 @@ def encode_json(predictions: Predictions, classes: Sequence[str]) -> bytes:
         keys = [f"{_json_string(name)}: " for name in classes]
         pairs = [piece for key, column in zip(keys, probabilities, strict=True) for piece in (key, column)]
         parts += [', "probabilities": {', *_between(pairs, ", ", step=2), "}"]
-    rows = pc.binary_join_element_wise(*parts, "}", "")
-    return ('{"predictions": [' + ", ".join(rows.to_pylist()) + "]}").encode()
+    rows = _rows([*parts, "}"], len(predictions.scores))
+    return ('{"predictions": [' + ", ".join(rows) + "]}").encode()
 
 
 def encode_csv(predictions: Predictions, classes: Sequence[str]) -> bytes:
@@ -90,8 +94,21 @@ def encode_csv(predictions: Predictions, classes: Sequence[str]) -> bytes:
     if predictions.labels is not None:
         columns.append(_texts(classes, _csv_field, predictions.labels))
     columns += probabilities
-    rows = pc.binary_join_element_wise(*_between(columns, ","), "")
-    return ("\n".join(rows.to_pylist()) + "\n").encode()
+    rows = _rows(_between(columns, ","), len(predictions.scores))
+    return ("\n".join(rows) + "\n").encode()
+
+
+def _rows(pieces: Sequence[pa.Array | str], n: int) -> list[str]:
+    """Row ``i`` of the answer: each piece in turn, a fixed text or the ``i``-th text of a column.
+
+    Arrow joins the columns in one call, which pays off from a few hundred rows; below that Python's
+    own join skips Arrow's per-call overhead, which would dominate a one-row answer. Both read the
+    same pieces, so they write the same bytes.
+    """
+    if n >= ARROW_JOIN_MIN_ROWS:
+        return pc.binary_join_element_wise(*pieces, "").to_pylist()
+    columns = [[piece] * n if isinstance(piece, str) else piece.to_pylist() for piece in pieces]
+    return ["".join(row) for row in zip(*columns, strict=True)]
 
 
 def _number_columns(predictions: Predictions, missing: str) -> tuple[list[pa.Array], list[pa.Array]]:
