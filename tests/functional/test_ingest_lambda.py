@@ -11,6 +11,7 @@ import pytest
 from core.schema import Schema
 from functions import aws as lambda_clients
 from functions.ingest import app
+from tests.conftest import load_corpus_cases
 from tests.functional.conftest import LambdaContext, client, s3_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,3 +168,45 @@ def test_invalid_settings_file_is_refused_with_the_setting_named(stack: dict[str
     [again] = invoke(event)
     assert again["status"] == "duplicate"
     assert notifications(stack["queue"]) == []
+
+
+CORPUS_CASES = load_corpus_cases()
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS_CASES))
+def test_awkward_upload_through_s3(stack: dict[str, str], corpus_dir: Path, name: str) -> None:
+    """Every corpus upload, dropped in S3 as a user would: a refusal leaves only rejected.json and one
+    notification naming the file and the reason; an accepted file starts exactly one execution."""
+    case = CORPUS_CASES[name]
+    dataset = Path(name).stem
+    if "settings" in case:
+        client("s3").put_object(
+            Bucket=BUCKET, Key=f"incoming/{dataset}/dropml.json", Body=json.dumps(case["settings"]).encode()
+        )
+    original = (corpus_dir / name).read_bytes()
+
+    [outcome] = invoke(upload(f"incoming/{dataset}/{name}", original))
+
+    run_keys = list(keys("runs/"))
+    if "reason" in case:
+        assert outcome["status"] == "refused"
+        assert run_keys == [f"runs/{dataset}/{outcome['run_id']}/rejected.json"]
+        rejected = json.loads(client("s3").get_object(Bucket=BUCKET, Key=run_keys[0])["Body"].read())
+        assert case["reason"] in rejected["reason"]
+        assert rejected.get("line") == case.get("line", rejected.get("line"))
+        [message] = notifications(stack["queue"])
+        assert message["Subject"] == f"dropml: upload refused: {name}"
+        assert case["reason"] in message["Message"] and name in message["Message"]
+        assert executions(stack["machine"]) == []
+    else:
+        assert outcome["status"] == "started"
+        schema = Schema.from_json(
+            client("s3").get_object(Bucket=BUCKET, Key=f"runs/{dataset}/{outcome['run_id']}/schema.json")["Body"].read()
+        )
+        expected = case["accepted"]
+        assert schema.problem_type == expected.get("problem_type", schema.problem_type)
+        assert list(schema.classes) == expected.get("classes", list(schema.classes))
+        assert schema.width == expected.get("width", schema.width)
+        assert len(executions(stack["machine"])) == 1
+        assert notifications(stack["queue"]) == []
+    assert client("s3").get_object(Bucket=BUCKET, Key=f"incoming/{dataset}/{name}")["Body"].read() == original
