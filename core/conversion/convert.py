@@ -129,14 +129,14 @@ def _features(layout: Layout, learned: Profile, target: int, max_categories: int
         if index == target:
             continue
         stats = learned.columns[index]
-        if stats.train_values == 0:
+        if stats.values == 0:
             dropped.append(name)
         else:
             feature = _feature(name, stats, max_categories)
             features.append(Column(index, stats.numeric_read, stats.has_nan, feature))
     if not features:
         raise UserInputError(
-            "no feature column has values in the training rows (empty: "
+            "no feature column has values (empty: "
             f"{', '.join(repr(name) for name in dropped) or 'none'}); there is nothing to learn from"
         )
     return features, dropped

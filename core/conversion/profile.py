@@ -35,7 +35,7 @@ class ReadFailed(Exception):
 class ColumnStats:
     index: int
     numeric_read: bool  # read by polars as Float64
-    train_values: int  # present values in training rows that have a target
+    values: int  # present values in any row (numbers) or in training rows with a target (text)
     not_number: int  # present values that are not numbers
     not_boolean: int  # present values that are not true/false
     has_nan: bool  # read as Float64 and holds NaN (a "nan" spelling the reader did not turn into null)
@@ -122,10 +122,11 @@ def _expressions(
         if i == target:
             expressions += _target_expressions(i, numeric[i], present, counts=target_counts)
             continue
-        expressions.append((present & training).sum().alias(f"train{i}"))
-        if numeric[i]:
-            expressions.append(pl.col(internal(i)).is_nan().any().alias(f"nan{i}"))
+        if numeric[i]:  # null and NaN counts are cheap; a per-split count is not, and not needed
+            column = pl.col(internal(i))
+            expressions += [column.null_count().alias(f"null{i}"), column.is_nan().sum().alias(f"nan{i}")]
             continue
+        expressions.append((present & training).sum().alias(f"train{i}"))
         stripped = frame.text(i)
         lowered = stripped.str.to_lowercase()
         expressions += [
@@ -183,10 +184,10 @@ def _read_result(row: dict[str, object], layout: Layout, numeric: list[bool], ta
         columns[i] = ColumnStats(
             index=i,
             numeric_read=numeric[i],
-            train_values=number(f"train{i}"),
+            values=number("rows") - number(f"null{i}") - number(f"nan{i}") if numeric[i] else number(f"train{i}"),
             not_number=number(f"notnum{i}"),
-            not_boolean=number(f"notbool{i}") if not numeric[i] else number(f"train{i}") + 1,
-            has_nan=bool(row.get(f"nan{i}")),
+            not_boolean=number(f"notbool{i}") if not numeric[i] else 1,
+            has_nan=number(f"nan{i}") > 0,
             train_counts=_pairs(row.get(f"counts{i}")),  # type: ignore[arg-type]
         )
     counts = row.get("t_counts")
