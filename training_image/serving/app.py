@@ -30,7 +30,8 @@ _CHUNK = 1 << 20
 StartResponse = Callable[..., Any]
 Response = tuple[str, str, bytes]
 
-log = logging.getLogger(__name__)
+# gunicorn's error log: our lines come out next to its own, in its format, wherever it is sent.
+log = logging.getLogger("gunicorn.error")
 
 _TEXT = "text/plain; charset=utf-8"
 _STATUS = {

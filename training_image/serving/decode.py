@@ -124,6 +124,8 @@ def decode_json(body: bytes, model: ServedModel) -> np.ndarray:
         data = json.loads(body)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
         raise UserInputError(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise UserInputError("the JSON body is nested too deeply to be rows of features") from None
     if isinstance(data, Mapping):
         data = _unwrap_instances(data, model)
     if isinstance(data, Mapping):
