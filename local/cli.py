@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from core.errors import UserInputError
 
-COMMAND_MODULES = ("prepare", "stack")
+COMMAND_MODULES = ("prepare", "stack", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
