@@ -49,15 +49,27 @@ def convert(
     target = find_target(layout.columns, settings.target)
     name = layout.columns[target]
     counts = tally(locations.iter_bytes(source, storage_options), layout.delimiter)
+
+    def check_structure() -> None:
+        problem = _diagnose(source, layout, storage_options)
+        if problem is not None:
+            raise problem
+
     try:
-        learned = profile(source, layout, target, settings.split, storage_options, count_quoted=counts.quotes > 0)
+        learned = profile(
+            source,
+            layout,
+            target,
+            settings.split,
+            storage_options,
+            count_quoted=counts.quotes > 0,
+            check_structure=check_structure,
+        )
     except ReadFailed as exc:
         problem = _diagnose(source, layout, storage_options)
         raise problem or UserInputError(f"the file could not be read as CSV: {exc.detail}") from None
     if not _tally_agrees(layout, counts, learned):
-        problem = _diagnose(source, layout, storage_options)
-        if problem is not None:
-            raise problem
+        check_structure()
     if learned.rows_with_values == 0:
         raise UserInputError("the file has a header (line 1) but no data rows", line=1)
     if sum(learned.split_rows) == 0:

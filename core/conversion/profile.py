@@ -10,7 +10,7 @@ reader names the column it failed on), so the type guess costs a retry at worst,
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -20,6 +20,7 @@ from core.conversion.frame import SPLIT, internal
 from core.conversion.layout import Layout
 from core.settings import SplitFractions
 
+RETYPES_BEFORE_CHECK = 2
 _RETYPE = re.compile(r"as dtype `f64` at column .*\(column number (\d+)\)")
 
 
@@ -72,13 +73,21 @@ def profile(
     storage_options: Mapping[str, str] | None,
     *,
     count_quoted: bool,
+    check_structure: Callable[[], None],
 ) -> Profile:
+    """Profile the whole file; ``check_structure`` runs once if columns keep failing to parse as numbers.
+
+    A late text value in a numeric column costs one more pass; a structural fault (an unterminated
+    quote shifting values) can make many columns fail one after another, so after ``RETYPES_BEFORE_CHECK``
+    retries the exact structural check runs (and raises) before any further pass.
+    """
     numeric = [
         frame.sample_is_numeric([record[i] for record in layout.sample if len(record) > i])
         for i in range(len(layout.columns))
     ]
     null_values = frame.reader_null_values(layout)
     target_few = _sample_has_few_values([record[target] for record in layout.sample if len(record) > target])
+    retypes = 0
     while True:
         lazy = frame.scan(source, layout, target, numeric, null_values, fractions, storage_options)
         try:
@@ -90,6 +99,9 @@ def profile(
             if retype is None or not numeric[int(retype.group(1)) - 1]:
                 raise ReadFailed(str(exc).split("\n", 1)[0]) from None
             numeric[int(retype.group(1)) - 1] = False
+            retypes += 1
+            if retypes == RETYPES_BEFORE_CHECK:
+                check_structure()
             continue
         return _read_result(result.row(0, named=True), layout, numeric, target)
 

@@ -39,6 +39,16 @@ def test_short_row_deep_in_the_file_is_refused_with_its_line(tmp_path: Path) -> 
     assert not (tmp_path / "out").exists()
 
 
+def test_unterminated_quote_deep_in_the_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    lines = numeric_file(tmp_path / "f.csv", ROWS)
+    lines[40_000] = '"' + lines[40_000]  # the quote swallows every later delimiter and newline
+    (tmp_path / "f.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserInputError) as refusal:
+        convert(str(tmp_path / "f.csv"), str(tmp_path / "out"), DatasetSettings())
+    assert refusal.value.line == 40_001
+    assert "closing quote is missing" in refusal.value.reason
+
+
 def test_bad_byte_deep_in_the_file_is_refused_with_its_line(tmp_path: Path) -> None:
     numeric_file(tmp_path / "f.csv", ROWS)
     data = bytearray((tmp_path / "f.csv").read_bytes())
