@@ -145,7 +145,7 @@ def _features(layout: Layout, learned: Profile, target: int, max_categories: int
             dropped.append(name)
         else:
             feature = _feature(name, stats, max_categories)
-            features.append(Column(index, stats.numeric_read, stats.has_nan, feature))
+            features.append(Column(index, stats.numeric_read, stats.has_nan, stats.padded, feature))
     if not features:
         raise UserInputError(
             "no feature column has values (empty: "

@@ -29,6 +29,7 @@ class Column:
     index: int
     numeric_read: bool
     has_nan: bool
+    padded: bool
     feature: Feature
 
 
@@ -57,7 +58,7 @@ def feature_expressions(column: Column) -> list[pl.Expr]:
         return [frame.as_number(column.index, column.numeric_read, has_nan=column.has_nan)]
     if feature.kind == "boolean":
         return [frame.as_boolean(column.index)]
-    value = frame.text(column.index)
+    value = frame.text(column.index) if column.padded else pl.col(frame.internal(column.index))
     known = value.is_in(list(feature.categories))
     if not feature.capped:
         # Missing values are never in a vocabulary: "not in it" (missing or unseen) empties the group.

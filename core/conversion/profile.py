@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
 from core.conversion import frame
 from core.conversion.frame import SPLIT, internal
 from core.conversion.layout import Layout
+from core.schema import MISSING_TOKENS
 from core.settings import SplitFractions
 
 RETYPES_BEFORE_CHECK = 2
@@ -40,6 +42,7 @@ class ColumnStats:
     not_number: int  # present values that are not numbers
     not_boolean: int  # present values that are not true/false
     has_nan: bool  # read as Float64 and holds NaN (a "nan" spelling the reader did not turn into null)
+    padded: bool  # text with surrounding whitespace somewhere (encoding must strip before comparing)
     train_counts: tuple[tuple[str, int], ...]  # text columns: stripped value → count on training rows
 
 
@@ -138,14 +141,10 @@ def _expressions(
             column = pl.col(internal(i))
             expressions += [column.null_count().alias(f"null{i}"), column.is_nan().sum().alias(f"nan{i}")]
             continue
-        expressions.append((present & training).sum().alias(f"train{i}"))
-        stripped = frame.text(i)
-        lowered = stripped.str.to_lowercase()
-        expressions += [
-            (present & stripped.cast(pl.Float64, strict=False).is_null()).sum().alias(f"notnum{i}"),
-            (present & ~lowered.is_in(frame.BOOLEAN_TOKENS)).sum().alias(f"notbool{i}"),
-            stripped.filter(present & training).value_counts(sort=False).implode().alias(f"counts{i}"),
-        ]
+        # Text columns: count each distinct raw value (in and out of training) and judge the distinct
+        # values in Python; far cheaper than stripping, lowercasing and casting every row.
+        raw = pl.struct(pl.col(internal(i)).alias("value"), training.alias("train"))
+        expressions.append(raw.value_counts(sort=False).implode().alias(f"raw{i}"))
     return expressions
 
 
@@ -167,6 +166,37 @@ def _target_expressions(index: int, numeric: bool, present: pl.Expr, *, counts: 
     if counts:
         expressions.append(column.filter(present).value_counts(sort=False).implode().alias("t_counts"))
     return expressions
+
+
+def _text_stats(index: int, entries: list[dict[str, Any]] | None) -> ColumnStats:
+    """A text column's statistics from its distinct raw values (stripped, as Feature.encode compares)."""
+    totals: dict[str, int] = {}
+    training: dict[str, int] = {}
+    padded = False
+    for entry in entries or ():
+        key, count = list(entry.values())
+        value = key["value"]
+        if value is None:
+            continue
+        text = value.strip()
+        padded = padded or text != value
+        if text.lower() in MISSING_TOKENS:
+            continue
+        totals[text] = totals.get(text, 0) + int(count)
+        if key["train"]:
+            training[text] = training.get(text, 0) + int(count)
+    texts = list(totals)
+    numbers = pl.Series(texts, dtype=pl.String).cast(pl.Float64, strict=False).is_null().to_list()
+    return ColumnStats(
+        index=index,
+        numeric_read=False,
+        values=sum(training.values()),
+        not_number=sum(totals[text] for text, failed in zip(texts, numbers, strict=True) if failed),
+        not_boolean=sum(count for text, count in totals.items() if text.lower() not in frame.BOOLEAN_TOKENS),
+        has_nan=False,
+        train_counts=tuple(training.items()),
+        padded=padded,
+    )
 
 
 def _pairs(values: list[dict[str, object]] | None) -> tuple[tuple[str, int], ...]:
@@ -193,14 +223,18 @@ def _read_result(row: dict[str, object], layout: Layout, numeric: list[bool], ta
     for i in range(len(layout.columns)):
         if i == target:
             continue
+        if not numeric[i]:
+            columns[i] = _text_stats(i, row.get(f"raw{i}"))  # type: ignore[arg-type]
+            continue
         columns[i] = ColumnStats(
             index=i,
             numeric_read=numeric[i],
-            values=number("rows") - number(f"null{i}") - number(f"nan{i}") if numeric[i] else number(f"train{i}"),
-            not_number=number(f"notnum{i}"),
-            not_boolean=number(f"notbool{i}") if not numeric[i] else 1,
+            values=number("rows") - number(f"null{i}") - number(f"nan{i}"),
+            not_number=0,
+            not_boolean=1,
             has_nan=number(f"nan{i}") > 0,
-            train_counts=_pairs(row.get(f"counts{i}")),  # type: ignore[arg-type]
+            train_counts=(),
+            padded=False,
         )
     counts = row.get("t_counts")
     target_stats = TargetStats(
