@@ -7,7 +7,6 @@ takes is the one a mail server would see; the sink stores exactly what it receiv
 from __future__ import annotations
 
 import smtplib
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,7 +44,8 @@ class _OutboxHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.outbox.mkdir(parents=True, exist_ok=True)
-        name = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}.eml"
+        # named by arrival time to the microsecond, so that sorting names sorts messages
+        name = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}-{uuid.uuid4().hex[:8]}.eml"
         staging = self.outbox / f".{name}.part"
         staging.write_bytes(envelope.original_content or envelope.content)
         staging.rename(self.outbox / name)
