@@ -14,7 +14,7 @@ from core.conversion import frame
 from core.conversion import source as locations
 from core.conversion.encode import Column, part_path, write_splits
 from core.conversion.frame import SPLITS
-from core.conversion.layout import Layout, read_layout
+from core.conversion.layout import SAMPLE_BYTES, Layout, read_layout
 from core.conversion.profile import ColumnStats, Profile, ReadFailed, profile, target_counts
 from core.conversion.structure import ByteTally, diagnose, tally
 from core.conversion.target import find_target, plan_target
@@ -45,7 +45,7 @@ def convert(
     """
     if not locations.exists(source, storage_options):
         raise UserInputError(f"no such file: {source}")
-    layout = read_layout(locations.iter_bytes(source, storage_options))
+    layout = read_layout(locations.iter_bytes(source, storage_options, chunk_bytes=SAMPLE_BYTES))
     target = find_target(layout.columns, settings.target)
     name = layout.columns[target]
     counts = tally(locations.iter_bytes(source, storage_options), layout.delimiter)

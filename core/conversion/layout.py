@@ -70,7 +70,7 @@ def _head_bytes(chunks: Iterable[bytes]) -> tuple[bytes, bool]:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()
-            return b"".join(parts), False
+            return b"".join(parts)[:SAMPLE_BYTES], False
     return b"".join(parts), True
 
 
