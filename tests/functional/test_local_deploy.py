@@ -8,7 +8,7 @@ import zipfile
 
 import boto3
 
-from local.deploy import deploy
+from local.deploy import deploy, to_cloudformation
 from local.stack import REPO_ROOT
 from tests.local_fixtures import ACCOUNT, REGION, PatchedAws, patched_aws_fixture, wait_for  # noqa: F401 - fixtures
 
@@ -147,3 +147,26 @@ def test_a_cloudformation_bucket_notification_delivers_matching_uploads(patched_
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     keys = [json.loads(message["Body"])["Records"][0]["s3"]["object"]["key"] for message in messages]
     assert [key.replace("%2F", "/") for key in keys] == ["incoming/iris/a.csv"]
+
+
+def test_the_ingest_role_grants_what_ingest_does_on_this_stacks_resources_only() -> None:
+    template = to_cloudformation(REPO_ROOT / "template.yaml", "s3://artifacts/code.zip", REGION)
+
+    role = template["Resources"]["IngestFunctionRole"]["Properties"]
+    statements = {
+        statement["Sid"]: statement
+        for policy in role["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    }
+    prefix = "arn:${AWS::Partition}:s3:::dropml-${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"
+    assert statements["ReadUploads"]["Resource"] == {"Fn::Sub": f"{prefix}/incoming/*"}
+    assert statements["WriteRuns"]["Resource"] == {"Fn::Sub": f"{prefix}/runs/*"}
+    assert statements["StartPipeline"] == {
+        "Sid": "StartPipeline",
+        "Effect": "Allow",
+        "Action": "states:StartExecution",
+        "Resource": {"Ref": "PipelineStateMachine"},
+    }
+    assert statements["NotifyRejections"]["Resource"] == {"Ref": "NotificationTopic"}
+    assert statements["SkipDuplicateEvents"]["Action"] == "states:DescribeExecution"
+    assert role["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
