@@ -81,7 +81,7 @@ class _Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-        self.log.flush()
+        self.log.close()
 
 
 @dataclass
@@ -533,7 +533,7 @@ def _copy_output(server: _Server) -> None:
     assert server.process.stdout is not None
     for line in server.process.stdout:
         server.log.write(as_logged(line))
-    server.log.flush()
+    server.log.close()
 
 
 def _post(port: int, request: Mapping[str, Any]) -> tuple[int, bytes, dict[str, str]]:

@@ -26,10 +26,10 @@ def as_logged(line: str) -> str:
 
 
 class LogStream:
-    """Buffers lines and puts them to one log stream; ``flush`` is safe from any thread.
+    """Buffers lines and puts them to one log stream at least every second until :meth:`close`.
 
-    Writing to the log must never fail the job it describes: a put that fails (the embedded AWS being
-    shut down, say) drops the batch.
+    ``write`` and ``flush`` are safe from any thread. Writing to the log must never fail the job it
+    describes: a put that fails (the embedded AWS being shut down, say) drops the batch.
     """
 
     def __init__(self, logs: Any, group: str, stream: str, clock: Callable[[], float] = time.time) -> None:
@@ -40,7 +40,17 @@ class LogStream:
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
         self._last_flush = clock()
+        self._closed = threading.Event()
         _create(logs, group, stream)
+        threading.Thread(target=self._flush_every_second, name=f"log {stream}", daemon=True).start()
+
+    def _flush_every_second(self) -> None:
+        while not self._closed.wait(_FLUSH_EVERY_S):
+            self.flush()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.flush()
 
     def write(self, line: str) -> None:
         with self._lock:

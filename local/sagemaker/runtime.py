@@ -9,6 +9,7 @@ server process that means the server calls itself, which its threaded HTTP serve
 from __future__ import annotations
 
 import functools
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -73,6 +74,12 @@ class AwsAccess:
         return f"arn:aws:logs:{self.region}:{self.account_id}:log-group:{group}:log-stream:{stream}"
 
 
+@functools.cache
+def cpu_count() -> int:
+    """CPUs this process may run on (a container's or a taskset's, not the host's total)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Runtime:
     """Shared settings of one engine.
@@ -88,7 +95,7 @@ class Runtime:
     clock: Callable[[], datetime] = utc_now
     stop_grace_s: float = 10.0
     ready_timeout_s: float = 60.0
-    max_parallel_processes: int = 2
+    max_parallel_processes: int = field(default_factory=cpu_count)
 
 
 def free_port() -> int:
@@ -96,10 +103,3 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@functools.cache
-def cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -228,6 +228,10 @@ class TrainingJob:
         if reason is not None:
             self._finish("Failed", reason)
             raise _Done
+        modes = {algorithm.get("TrainingInputMode", "File")}
+        modes |= {c.get("InputMode") for c in self.request.get("InputDataConfig") or [] if c.get("InputMode")}
+        if "Pipe" in modes:
+            raise ValidationError("Pipe input mode is not supported locally: use File (or FastFile)")
         count = int((self.request.get("ResourceConfig") or {}).get("InstanceCount", 1))
         names = [f"algo-{i}" for i in range(1, count + 1)]
         shutil.rmtree(self._folder, ignore_errors=True)
@@ -334,7 +338,7 @@ class TrainingJob:
             logged = as_logged(line)
             host.log.write(logged)
             self._metrics.read(logged)
-        host.log.flush()
+        host.log.close()
 
     def _supervise(self, started: float) -> None:
         """Wait for every host, enforcing StopTrainingJob and MaxRuntimeInSeconds, syncing checkpoints."""

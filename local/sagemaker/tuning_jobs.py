@@ -44,7 +44,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 @dataclass(frozen=True)
-class _Parameter:
+class TunedParameter:
     """One tuned hyperparameter: where optuna samples it, and how a sample becomes SageMaker's text."""
 
     name: str
@@ -52,7 +52,7 @@ class _Parameter:
     to_text: Callable[[Any], str]
 
 
-def _parameters(ranges: Mapping[str, Any]) -> list[_Parameter]:
+def parameter_space(ranges: Mapping[str, Any]) -> list[TunedParameter]:
     parameters = []
     for spec in ranges.get("IntegerParameterRanges") or []:
         low, high = _bounds(spec, int)
@@ -60,7 +60,7 @@ def _parameters(ranges: Mapping[str, Any]) -> list[_Parameter]:
         if spec.get("ScalingType") == "ReverseLogarithmic":
             raise ValidationError(f"{spec['Name']}: ReverseLogarithmic scaling applies to continuous ranges only")
         parameters.append(
-            _Parameter(spec["Name"], IntDistribution(int(low), int(high), log=log), lambda v: str(int(v)))
+            TunedParameter(spec["Name"], IntDistribution(int(low), int(high), log=log), lambda v: str(int(v)))
         )
     for spec in ranges.get("ContinuousParameterRanges") or []:
         low, high = _bounds(spec, float)
@@ -69,15 +69,15 @@ def _parameters(ranges: Mapping[str, Any]) -> list[_Parameter]:
                 raise ValidationError(f"{spec['Name']}: ReverseLogarithmic needs 0 <= MinValue < MaxValue < 1")
             # 1 - x sampled on a log scale: dense near 1, as SageMaker's reverse logarithmic scaling is.
             distribution = FloatDistribution(1 - high, 1 - low, log=True)
-            parameters.append(_Parameter(spec["Name"], distribution, lambda v: repr(1 - float(v))))
+            parameters.append(TunedParameter(spec["Name"], distribution, _reflected(low, high)))
             continue
         log = _is_log(spec, float(low), float(high))
-        parameters.append(_Parameter(spec["Name"], FloatDistribution(low, high, log=log), lambda v: repr(float(v))))
+        parameters.append(TunedParameter(spec["Name"], FloatDistribution(low, high, log=log), lambda v: repr(float(v))))
     for spec in ranges.get("CategoricalParameterRanges") or []:
         values = [str(v) for v in spec.get("Values") or []]
         if not values:
             raise ValidationError(f"{spec['Name']}: a categorical range needs at least one value")
-        parameters.append(_Parameter(spec["Name"], CategoricalDistribution(values), str))
+        parameters.append(TunedParameter(spec["Name"], CategoricalDistribution(values), str))
     if ranges.get("AutoParameters"):
         raise ValidationError("AutoParameters (Autotune) are not supported locally: give explicit ranges")
     names = [p.name for p in parameters]
@@ -85,6 +85,11 @@ def _parameters(ranges: Mapping[str, Any]) -> list[_Parameter]:
     if duplicated:
         raise ValidationError(f"hyperparameter {duplicated[0]!r} has more than one range")
     return parameters
+
+
+def _reflected(low: float, high: float) -> Callable[[Any], str]:
+    """``1 - sample`` as text, kept inside [low, high] against floating-point rounding."""
+    return lambda v: repr(min(max(1 - float(v), low), high))
 
 
 def _bounds(spec: Mapping[str, Any], kind: type) -> tuple[Any, Any]:
@@ -122,7 +127,7 @@ class _GridSampler(optuna.samplers.GridSampler):
         return None
 
 
-def _choices(parameter: _Parameter) -> tuple[Any, ...]:
+def _choices(parameter: TunedParameter) -> tuple[Any, ...]:
     assert isinstance(parameter.distribution, CategoricalDistribution)
     return tuple(parameter.distribution.choices)
 
@@ -164,7 +169,7 @@ class TuningJob:
             raise ValidationError("HyperParameterTuningJobObjective is required")
         self._objective: dict[str, str] = dict(objective)
         self._maximize = self._objective["Type"] == "Maximize"
-        self._parameters = _parameters(
+        self._parameters = parameter_space(
             config.get("ParameterRanges") or self._definition.get("HyperParameterRanges") or {}
         )
         limits = config["ResourceLimits"]

@@ -14,7 +14,7 @@ import xgboost as xgb
 from local.sagemaker.engine import SageMakerEngine
 from local.sagemaker.errors import ResourceInUse, ValidationError
 from tests import sagemaker_fixtures
-from tests.sagemaker_fixtures import BUCKET, DROPML_IMAGE, REGION, training_request, wait_until
+from tests.sagemaker_fixtures import BUCKET, DROPML_IMAGE, REGION, channel, training_request, wait_until
 
 engine = sagemaker_fixtures.engine
 breast_cancer = sagemaker_fixtures.breast_cancer
@@ -30,8 +30,10 @@ def members(tarball: bytes) -> dict[str, bytes]:
 
 
 def test_builtin_image_job_trains_and_uploads_a_loadable_model(engine: SageMakerEngine, breast_cancer: dict) -> None:
-    # GIVEN a job written for SageMaker's built-in XGBoost
-    job = engine.training_jobs.create(training_request("bc-builtin", breast_cancer))
+    # GIVEN a job written for SageMaker's built-in XGBoost, with a test channel to evaluate on
+    request = training_request("bc-builtin", breast_cancer)
+    request["InputDataConfig"].append(channel("test", breast_cancer["validation"]))
+    job = engine.training_jobs.create(request)
 
     # WHEN it runs to the end
     assert job.wait(timeout=120)
@@ -55,26 +57,19 @@ def test_builtin_image_job_trains_and_uploads_a_loadable_model(engine: SageMaker
     booster.load_model(bytearray(files["model.ubj"]))
     assert booster.num_features() == 30
     assert json.loads(files["summary.json"])["rounds_trained"] == 20
-
-
-def test_log_stream_has_the_rounds_with_tabs_shown_as_011(engine: SageMakerEngine, breast_cancer: dict) -> None:
-    job = engine.training_jobs.create(training_request("bc-logs", breast_cancer))
-    assert job.wait(timeout=120)
-
+    # AND the output data (the test channel's evaluation) is in output.tar.gz beside it
+    evaluation = json.loads(members(s3_object("jobs/bc-builtin/output/output.tar.gz"))["evaluation.json"])
+    assert evaluation["rows"] == 169
+    # AND its log stream has every round, tabs shown as #011 as SageMaker's log shipping shows them
     logs = boto3.client("logs", region_name=REGION)
     [stream] = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs")["logStreams"]
-    assert stream["logStreamName"].startswith("bc-logs/algo-1-")
-    messages = [
-        e["message"]
-        for e in logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"])[
-            "events"
-        ]
-    ]
-    round_lines = [m for m in messages if m.startswith("[19]")]
-    assert round_lines and "#011validation-auc:" in round_lines[0]
+    assert stream["logStreamName"].startswith("bc-builtin/algo-1-")
+    events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"])
+    last_round = [e["message"] for e in events["events"] if e["message"].startswith("[19]")]
+    assert last_round and "#011validation-auc:" in last_round[0]
 
 
-def test_user_metric_definitions_are_applied_to_the_log(engine: SageMakerEngine, breast_cancer: dict) -> None:
+def test_the_dropml_image_applies_the_users_metric_definitions(engine: SageMakerEngine, breast_cancer: dict) -> None:
     request = training_request("bc-metrics", breast_cancer, image=DROPML_IMAGE)
     request["AlgorithmSpecification"]["MetricDefinitions"] = [
         {"Name": "val-auc", "Regex": r"#011validation-auc:(\S+)"},
@@ -87,6 +82,13 @@ def test_user_metric_definitions_are_applied_to_the_log(engine: SageMakerEngine,
     assert [m["MetricName"] for m in final] == ["val-auc", "round"]
     assert final[1]["Value"] == 19.0
     assert 0.9 < final[0]["Value"] <= 1.0
+    # AND names are unique, and the job is listed
+    with pytest.raises(ResourceInUse):
+        engine.training_jobs.create(training_request("bc-metrics", breast_cancer))
+    with pytest.raises(ValidationError, match="Requested resource not found"):
+        engine.training_jobs.describe("bc-missing")
+    listed = engine.training_jobs.list({"StatusEquals": "Completed", "NameContains": "metrics"})
+    assert [s["TrainingJobName"] for s in listed["TrainingJobSummaries"]] == ["bc-metrics"]
 
 
 def long_running(name: str, data: dict, **extra: object) -> dict:
@@ -198,12 +200,14 @@ def test_checkpoints_sync_to_s3_and_a_new_job_resumes_from_them(engine: SageMake
     assert summary["rounds_trained"] == 30
 
 
-def test_job_names_are_unique_and_listed(engine: SageMakerEngine, breast_cancer: dict) -> None:
-    engine.training_jobs.create(training_request("bc-unique", breast_cancer)).wait(timeout=120)
+def test_pipe_mode_is_refused_with_a_reason(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    request = training_request("bc-pipe", breast_cancer)
+    request["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
+    job = engine.training_jobs.create(request)
+    assert job.wait(timeout=30)
 
-    with pytest.raises(ResourceInUse):
-        engine.training_jobs.create(training_request("bc-unique", breast_cancer))
-    with pytest.raises(ValidationError, match="Requested resource not found"):
-        engine.training_jobs.describe("bc-missing")
-    listed = engine.training_jobs.list({"StatusEquals": "Completed", "NameContains": "unique"})
-    assert [s["TrainingJobName"] for s in listed["TrainingJobSummaries"]] == ["bc-unique"]
+    description = engine.training_jobs.describe("bc-pipe")
+    assert description["TrainingJobStatus"] == "Failed"
+    assert (
+        description["FailureReason"] == "ClientError: Pipe input mode is not supported locally: use File (or FastFile)"
+    )
