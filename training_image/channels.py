@@ -24,7 +24,6 @@ from training_image.environment import Channel
 
 CSV_TYPES = frozenset({"text/csv", "csv", "text/x-csv"})
 PARQUET_TYPES = frozenset({"application/x-parquet", "application/parquet", "parquet"})
-BLOCK_SIZE = 16 << 20  # bytes per parse task: large blocks keep pyarrow's threads busy on big parts
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ def _read_csv(path: Path) -> pa.Table:
     names = [f"c{i}" for i in range(fields)]
     return pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(column_names=names, block_size=BLOCK_SIZE),
+        read_options=pacsv.ReadOptions(column_names=names),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.float32())),
     )
 
