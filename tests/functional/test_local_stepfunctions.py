@@ -217,3 +217,47 @@ def test_tuning_sync_with_moto_records_returns_describe_tuning_job(patched_aws: 
     assert output["HyperParameterTuningJobStatus"] == "Completed"
     assert "TrainingJobName" in output["BestTrainingJob"]
     assert isinstance(output["BestTrainingJob"]["CreationTime"], int)
+
+
+def _single_task(resource: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "StartAt": "Call",
+        "States": {"Call": {"Type": "Task", "Resource": resource, "Parameters": parameters, "End": True}},
+    }
+
+
+def test_request_response_returns_the_create_answer_without_waiting(patched_aws: PatchedAws) -> None:
+    parameters = {**{k: v for k, v in TRAINING_JOB.items() if k != "TrainingJobName.$"}, "TrainingJobName": "rr-1"}
+    arn = _state_machine(patched_aws, _single_task("arn:aws:states:::sagemaker:createTrainingJob", parameters))
+
+    execution = patched_aws.client("stepfunctions").start_execution(stateMachineArn=arn, input="{}")
+
+    described = _finished(patched_aws, execution["executionArn"])
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {
+        "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/rr-1"
+    }
+
+
+def test_wait_for_task_token_resumes_when_the_token_is_returned(patched_aws: PatchedAws) -> None:
+    # GIVEN a training job started with the task token in its hyperparameters
+    parameters = {
+        **{k: v for k, v in TRAINING_JOB.items() if k != "TrainingJobName.$"},
+        "TrainingJobName": "token-1",
+        "HyperParameters": {"task_token.$": "$$.Task.Token"},
+    }
+    resource = "arn:aws:states:::sagemaker:createTrainingJob.waitForTaskToken"
+    arn = _state_machine(patched_aws, _single_task(resource, parameters))
+    sfn = patched_aws.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=arn, input="{}")
+    jobs = sagemaker_backends[ACCOUNT][REGION].training_jobs
+    wait_for(lambda: "token-1" in jobs, what="the training job")
+
+    # WHEN whoever holds the token reports success
+    token = jobs["token-1"].hyper_parameters["task_token"]
+    sfn.send_task_success(taskToken=token, output=json.dumps({"accuracy": 0.97}))
+
+    # THEN the execution goes on with that output
+    described = _finished(patched_aws, execution["executionArn"])
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"accuracy": 0.97}
