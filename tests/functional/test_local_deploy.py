@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import boto3
 
@@ -170,3 +173,31 @@ def test_the_ingest_role_grants_what_ingest_does_on_this_stacks_resources_only()
     assert statements["NotifyRejections"]["Resource"] == {"Ref": "NotificationTopic"}
     assert statements["SkipDuplicateEvents"]["Action"] == "states:DescribeExecution"
     assert role["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+
+
+def test_deleting_the_stack_removes_its_state_machine(patched_aws: PatchedAws) -> None:
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    machine = {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/states", "DefinitionString": definition},
+    }
+    _create_stack(patched_aws, {"Resources": {"Machine": machine}})
+    sfn = patched_aws.client("stepfunctions")
+    assert len(sfn.list_state_machines()["stateMachines"]) == 1
+
+    patched_aws.client("cloudformation").delete_stack(StackName="raw")
+
+    assert sfn.list_state_machines()["stateMachines"] == []
+
+
+def test_the_template_passes_cfn_lint() -> None:
+    linted = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "template.yaml"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert linted.returncode == 0, linted.stdout + linted.stderr
