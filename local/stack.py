@@ -88,21 +88,26 @@ class LocalStack:
         return json.loads(path.read_text()) if path.exists() else None
 
     def server_process(self) -> psutil.Process | None:
-        """Return the running server process, if the recorded pid is still alive."""
+        """Return the running server process, if the recorded pid is still this stack's server.
+
+        The command line is checked too: after a reboot the pid may belong to another program,
+        which ``down`` must never kill.
+        """
         info = self.server_info()
         if info is None:
             return None
         try:
             process = psutil.Process(int(info["pid"]))
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                return process
+            command = process.cmdline()
+            alive = process.is_running() and process.status() != psutil.STATUS_ZOMBIE
         except psutil.Error:
-            pass
-        return None
+            return None
+        ours = "local.server" in command and str(self.state_dir) in command
+        return process if alive and ours else None
 
 
 def home() -> Path:
-    return Path(os.environ.get("DROPML_HOME") or REPO_ROOT / ".dropml")
+    return Path(os.environ.get("DROPML_HOME") or REPO_ROOT / ".dropml").absolute()
 
 
 def stack_for(port: int, state_home: Path | None = None) -> LocalStack:
@@ -113,9 +118,7 @@ def up(port: int = DEFAULT_PORT, *, email: str = DEFAULT_EMAIL, state_home: Path
     """Start the server for ``port`` in the background, deploy the template, return when ready."""
     stack = stack_for(port, state_home)
     if stack.server_process() is not None:
-        raise UserInputError(
-            f"local mode is already running on port {port} (dropml local down --port {port})"
-        )
+        raise UserInputError(f"local mode is already running on port {port} (dropml local down --port {port})")
     if is_listening(port):
         raise UserInputError(f"port {port} is in use by another program; choose another with --port")
     stack.state_dir.mkdir(parents=True, exist_ok=True)
@@ -164,9 +167,7 @@ def start_server(stack: LocalStack) -> None:
             return
         time.sleep(0.1)
     _kill_tree(psutil.Process(process.pid))
-    raise RuntimeError(
-        f"the local AWS server did not answer within {_START_TIMEOUT_S:.0f} s:\n{_tail(stack.log_file)}"
-    )
+    raise RuntimeError(f"the local AWS server did not answer within {_START_TIMEOUT_S:.0f} s:\n{_tail(stack.log_file)}")
 
 
 def _answers(stack: LocalStack) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -71,3 +72,17 @@ def test_up_refuses_a_port_another_program_uses(dropml_home: Path, capsys: pytes
 
     assert f"port {port} is in use by another program" in capsys.readouterr().err
     assert not (dropml_home / f"local-{port}" / "server.json").exists()
+
+
+def test_a_stale_pid_of_another_program_is_never_taken_for_the_server(
+    dropml_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN state left by a server whose pid now belongs to another program (this test process)
+    state = dropml_home / "local-4999"
+    state.mkdir()
+    (state / "server.json").write_text(json.dumps({"pid": os.getpid(), "port": 4999, "smtp_port": 1}))
+
+    # WHEN local mode is stopped, THEN nothing is killed and status says it is not running
+    assert main(["local", "down", "--port", "4999"]) == 0
+    assert "not running" in capsys.readouterr().out
+    assert main(["local", "status", "--port", "4999"]) == 1
