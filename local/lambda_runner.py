@@ -4,6 +4,10 @@ A separate process gives each invocation what Lambda gives it: only the packaged
 path, only the function's own environment (plus credentials and the endpoint pointing back at the
 embedded AWS), a hard timeout, and a crash that cannot take the embedded AWS down with it. The outcome
 is shaped like the Invoke API's: a JSON payload, or an error payload with ``FunctionError``.
+
+Not emulated: the memory size is reported to the handler but not enforced, and there are no warm
+containers (every invocation is a cold start) and no layers. The interpreter is local mode's own,
+so dependencies come from its environment rather than from the package.
 """
 
 from __future__ import annotations
