@@ -410,7 +410,9 @@ class TrainingJob:
         return f"AlgorithmError: {host.name}: the training program exited with status {code}"
 
     def _finish_stopped(self) -> None:
-        self._upload_output()
+        """Stopped, with whatever model the program saved uploaded; a failed upload must not hide the stop."""
+        with contextlib.suppress(Exception):
+            self._upload_output()
         reason = self._stop_reason or "Stopped"
         self._finish("Stopped", None, secondary=reason)
 
