@@ -9,6 +9,7 @@ endpoint) lets in-flight requests finish, then exits 0.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,8 @@ from gunicorn.app.base import BaseApplication
 
 from training_image.serving.app import ServingApp
 from training_image.serving.model import load_model, model_dir_from_env
+
+log = logging.getLogger("gunicorn.error")
 
 PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
 WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
@@ -65,7 +68,17 @@ class _Server(BaseApplication):
 
     def load(self) -> ServingApp:
         # Called in each worker after the fork: every worker has its own booster.
-        return ServingApp(load_model(model_dir_from_env()), workers=self.options["workers"])
+        model_dir = model_dir_from_env()
+        model = load_model(model_dir)
+        log.info(
+            "worker %d serves %s: %s, %d model columns, %s",
+            os.getpid(),
+            model_dir,
+            model.problem_type,
+            model.width,
+            f"classes {list(model.classes)}" if model.classes else "no classes",
+        )
+        return ServingApp(model, workers=self.options["workers"])
 
 
 def main() -> int:
