@@ -1,8 +1,10 @@
 """``convert``: an uploaded CSV in, target-first splits and their schema out, or one clear refusal.
 
 The order of work is the contract "refuse before writing": the head (encoding, delimiter, header), a
-byte tally of the whole file, one profile pass (types, target, vocabularies, split sizes) and every
-check run before the first byte is written; only then does the single write pass run.
+byte tally of the whole file, one profile pass (target, text columns, vocabularies, split sizes) and
+every check run before the first byte is written; only then does the single write pass run. Numeric
+columns are parsed by the write pass alone: if one holds text after all, the write pass fails before
+finishing, its partial parts are removed, and the column is profiled as text in a new round.
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import polars as pl
+
 from core.conversion import frame
 from core.conversion import source as locations
 from core.conversion.encode import Column, part_path, write_splits
 from core.conversion.frame import SPLITS
 from core.conversion.layout import SAMPLE_BYTES, Layout, read_layout
-from core.conversion.profile import ColumnStats, Profile, ReadFailed, profile, target_counts
-from core.conversion.structure import ByteTally, diagnose, tally
-from core.conversion.target import find_target, plan_target
+from core.conversion.profile import Profile, ReadFailed, TextStats, profile, retyped_column, target_counts
+from core.conversion.structure import ByteTally, Diagnosis, diagnose, tally
+from core.conversion.target import TargetPlan, find_target, plan_target
 from core.errors import UserInputError
 from core.schema import Feature, Schema
 from core.settings import DatasetSettings
@@ -47,35 +51,81 @@ def convert(
         raise UserInputError(f"no such file: {source}")
     layout = read_layout(locations.iter_bytes(source, storage_options, chunk_bytes=SAMPLE_BYTES))
     target = find_target(layout.columns, settings.target)
-    name = layout.columns[target]
     counts = tally(locations.iter_bytes(source, storage_options), layout.delimiter)
+    outputs = {split: part_path(out, split) for split in SPLITS}
+    numeric = frame.guess_numeric(layout)
+    checked: list[Diagnosis] = []
 
-    def check_structure() -> None:
-        problem = _diagnose(source, layout, storage_options)
-        if problem is not None:
-            raise problem
+    def check_structure() -> Diagnosis:
+        """The exact (slow) structural check, run at most once; raises the problem it finds."""
+        if not checked:
+            checked.append(
+                diagnose(locations.iter_bytes(source, storage_options), layout.delimiter, len(layout.columns))
+            )
+        if checked[0].problem is not None:
+            raise checked[0].problem
+        return checked[0]
 
-    try:
-        learned = profile(
-            source,
-            layout,
-            target,
-            settings.split,
-            storage_options,
-            count_quoted=counts.quotes > 0,
-            check_structure=check_structure,
+    while True:
+        try:
+            learned = profile(
+                source,
+                layout,
+                target,
+                settings.split,
+                storage_options,
+                numeric=numeric,
+                count_quoted=counts.quotes > 0,
+                check_structure=check_structure,
+            )
+        except ReadFailed as exc:
+            check_structure()
+            raise UserInputError(f"the file could not be read as CSV: {exc.detail}") from None
+        blank = counts.trailing_blank_lines if _tally_agrees(layout, counts, learned) else check_structure().blank_lines
+        schema, plan, features = _plan(source, layout, target, learned, blank, settings, storage_options)
+        lazy = frame.scan(
+            source, layout, target, learned.numeric, frame.reader_null_values(layout), settings.split, storage_options
         )
-    except ReadFailed as exc:
-        problem = _diagnose(source, layout, storage_options)
-        raise problem or UserInputError(f"the file could not be read as CSV: {exc.detail}") from None
-    if not _tally_agrees(layout, counts, learned):
-        check_structure()
-    if learned.rows_with_values == 0:
+        try:
+            write_splits(
+                lazy,
+                target,
+                learned.numeric[target],
+                plan,
+                features,
+                outputs,
+                storage_options,
+                drop_missing_target=learned.target_missing > 0,
+            )
+        except pl.exceptions.ComputeError as exc:
+            # A column read as numbers (never parsed by the profile) holds text further down: remove
+            # what was written, read it as text and start over (it may now be categorical).
+            locations.remove(outputs.values(), storage_options)
+            column = retyped_column(exc, learned.numeric)
+            if column is None:
+                raise
+            numeric = list(learned.numeric)
+            numeric[column] = False
+            continue
+        return ConversionResult(schema, counts.size, layout.delimiter, outputs)
+
+
+def _plan(
+    source: str,
+    layout: Layout,
+    target: int,
+    learned: Profile,
+    blank: int,
+    settings: DatasetSettings,
+    storage_options: Mapping[str, str] | None,
+) -> tuple[Schema, TargetPlan, list[Column]]:
+    """Every check that can refuse the file, then the schema, label plan and columns to write."""
+    name = layout.columns[target]
+    if learned.rows - blank == 0:
         raise UserInputError("the file has a header (line 1) but no data rows", line=1)
     if sum(learned.split_rows) == 0:
         raise UserInputError(
-            f"target column {name!r} has no values: all {learned.rows_with_values} rows leave it empty",
-            column=name,
+            f"target column {name!r} has no values: all {learned.rows - blank} rows leave it empty", column=name
         )
     _check_split_sizes(learned, settings)
     plan = plan_target(
@@ -91,32 +141,18 @@ def convert(
         features=tuple(column.feature for column in features),
         classes=plan.classes,
         dropped_columns=tuple(dropped),
-        rows={**dict(zip(SPLITS, learned.split_rows, strict=True)), "missing_target": learned.missing_target},
+        rows={**dict(zip(SPLITS, learned.split_rows, strict=True)), "missing_target": learned.target_missing - blank},
     )
-    outputs = {split: part_path(out, split) for split in SPLITS}
-    lazy = frame.scan(
-        source, layout, target, learned.numeric, frame.reader_null_values(layout), settings.split, storage_options
-    )
-    write_splits(
-        lazy,
-        target,
-        learned.numeric[target],
-        plan,
-        features,
-        outputs,
-        storage_options,
-        drop_missing_target=sum(learned.split_rows) < learned.rows,
-    )
-    return ConversionResult(schema, counts.size, layout.delimiter, outputs)
-
-
-def _diagnose(source: str, layout: Layout, storage_options: Mapping[str, str] | None) -> UserInputError | None:
-    chunks = locations.iter_bytes(source, storage_options)
-    return diagnose(chunks, layout.delimiter, len(layout.columns))
+    return schema, plan, features
 
 
 def _tally_agrees(layout: Layout, counts: ByteTally, learned: Profile) -> bool:
-    """Whether the raw delimiter count proves that no row has fewer fields than the header."""
+    """Whether the raw delimiter count proves that no row has fewer fields than the header.
+
+    Every record polars produced holds ``columns - 1`` unquoted delimiters (too many make polars fail),
+    so the raw count must be the header's plus that per record plus those inside quoted values. A blank
+    line holds none, so any blank line but the trailing ones also sends the file to the exact check.
+    """
     records = learned.rows - counts.trailing_blank_lines
     expected = layout.header_delimiters + records * (len(layout.columns) - 1) + learned.quoted_delimiters
     return counts.delimiters == expected
@@ -140,12 +176,14 @@ def _features(layout: Layout, learned: Profile, target: int, max_categories: int
     for index, name in enumerate(layout.columns):
         if index == target:
             continue
-        stats = learned.columns[index]
+        if learned.numeric[index]:  # read as numbers: it had a value in the sample at least
+            features.append(Column(index, True, False, Feature(name, "numeric")))
+            continue
+        stats = learned.text[index]
         if stats.values == 0:
             dropped.append(name)
         else:
-            feature = _feature(name, stats, max_categories)
-            features.append(Column(index, stats.numeric_read, stats.has_nan, stats.padded, feature))
+            features.append(Column(index, False, stats.padded, _feature(name, stats, max_categories)))
     if not features:
         raise UserInputError(
             "no feature column has values (empty: "
@@ -154,8 +192,8 @@ def _features(layout: Layout, learned: Profile, target: int, max_categories: int
     return features, dropped
 
 
-def _feature(name: str, stats: ColumnStats, max_categories: int) -> Feature:
-    if stats.numeric_read or stats.not_number == 0:
+def _feature(name: str, stats: TextStats, max_categories: int) -> Feature:
+    if stats.not_number == 0:
         return Feature(name, "numeric")
     if stats.not_boolean == 0:
         return Feature(name, "boolean")

@@ -28,7 +28,6 @@ class Column:
 
     index: int
     numeric_read: bool
-    has_nan: bool
     padded: bool
     feature: Feature
 
@@ -55,7 +54,7 @@ def label_expression(index: int, numeric_read: bool, plan: TargetPlan) -> pl.Exp
 def feature_expressions(column: Column) -> list[pl.Expr]:
     feature = column.feature
     if feature.kind == "numeric":
-        return [frame.as_number(column.index, column.numeric_read, has_nan=column.has_nan)]
+        return [frame.as_number(column.index, column.numeric_read)]
     if feature.kind == "boolean":
         return [frame.as_boolean(column.index)]
     value = frame.text(column.index) if column.padded else pl.col(frame.internal(column.index))

@@ -101,11 +101,20 @@ def as_boolean(index: int) -> pl.Expr:
     )
 
 
+def guess_numeric(layout: Layout) -> list[bool]:
+    """Per column, whether to read it as Float64 (see :func:`sample_is_numeric`)."""
+    return [
+        sample_is_numeric([record[i] for record in layout.sample if len(record) > i])
+        for i in range(len(layout.columns))
+    ]
+
+
 def sample_is_numeric(values: Sequence[str]) -> bool:
     """Whether polars' reader will parse every present value of a sampled column as Float64.
 
-    Only a guess from the head of the file: the profile pass retypes a column to String when a later
-    value fails to parse.
+    Only a guess from the head of the file: a pass that meets a later value that fails to parse retypes
+    the column to String. A column with no value in the sample is read as text, so a column read as a
+    number always has a value (it is never one to drop).
     """
     present = [value for value in values if value.strip().lower() not in MISSING_TOKENS]
     if not present:

@@ -1,19 +1,19 @@
 """One streaming pass that learns everything the encoding needs, without writing anything.
 
-Numeric columns: null and NaN counts. Text columns: the count of every distinct raw value, in and out
-of the training rows, from which Python derives everything else (present values, whether all are
-numbers or booleans, the training vocabulary, whether values need stripping): far cheaper than
-string operations on every row. Target: missing values, rows per split, and what kind of values it
-holds. Numbers are parsed by polars' reader (fast); a column whose sample looked numeric but holds
-text further down is re-read as text (the reader names the column it failed on), so the type guess
-costs a retry at worst, never a wrong type. Memory grows with the number of distinct values in text
-columns (and in a classification target), not with the number of rows.
+Numeric columns are not parsed here at all: the write pass parses them, once. Text columns: the
+count of every distinct raw value, in and out of the training rows, from which Python derives the
+rest (present values, whether all are numbers or booleans, the training vocabulary, whether values
+need stripping): far cheaper than string operations on every row. Target: missing values, rows per
+split, what kind of values it holds. A column whose sample looked numeric but holds text further down
+is re-read as text (polars names the column it failed on), so the type guess costs a retry at worst,
+never a wrong type. Memory grows with the number of distinct values in text columns (and in a
+classification target), not with the number of rows.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,15 +38,15 @@ class ReadFailed(Exception):
 
 
 @dataclass(frozen=True)
-class ColumnStats:
+class TextStats:
+    """A column read as text (the target aside)."""
+
     index: int
-    numeric_read: bool  # read by polars as Float64
-    values: int  # present values in any row (numbers) or in training rows with a target (text)
-    not_number: int  # present values that are not numbers
-    not_boolean: int  # present values that are not true/false
-    has_nan: bool  # read as Float64 and holds NaN (a "nan" spelling the reader did not turn into null)
-    padded: bool  # text with surrounding whitespace somewhere (encoding must strip before comparing)
-    train_counts: tuple[tuple[str, int], ...]  # text columns: stripped value → count on training rows
+    values: int  # present values in training rows that have a target
+    not_number: int  # present values (any row) that are not numbers
+    not_boolean: int  # present values (any row) that are not true/false
+    padded: bool  # some value has surrounding whitespace (encoding must strip before comparing)
+    train_counts: tuple[tuple[str, int], ...]  # stripped value → count on training rows
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,10 @@ class TargetStats:
 class Profile:
     numeric: tuple[bool, ...]  # the read type per column the write pass must use
     rows: int  # records polars produced (blank lines included)
-    rows_with_values: int
-    missing_target: int
+    target_missing: int  # rows without a target (blank lines included)
     split_rows: tuple[int, int, int]
     quoted_delimiters: int  # delimiter characters inside values (counted only when the file has quotes)
-    columns: Mapping[int, ColumnStats]  # every column but the target
+    text: Mapping[int, TextStats]  # every column read as text but the target
     target: TargetStats
 
 
@@ -78,19 +77,19 @@ def profile(
     fractions: SplitFractions,
     storage_options: Mapping[str, str] | None,
     *,
+    numeric: Sequence[bool],
     count_quoted: bool,
-    check_structure: Callable[[], None],
+    check_structure: Callable[[], object],
 ) -> Profile:
     """Profile the whole file; ``check_structure`` runs once if columns keep failing to parse as numbers.
 
-    A late text value in a numeric column costs one more pass; a structural fault (an unterminated
-    quote shifting values) can make many columns fail one after another, so after ``RETYPES_BEFORE_CHECK``
-    retries the exact structural check runs (and raises) before any further pass.
+    Only the target and the text columns are parsed: numeric columns are left to the write pass (which
+    retypes them the same way if one holds text after all). A target read as a number that meets text
+    costs one more pass; a structural fault (an unterminated quote shifting values) can make columns
+    fail one after another, so after ``RETYPES_BEFORE_CHECK`` retries the exact structural check runs
+    (and raises) before any further pass.
     """
-    numeric = [
-        frame.sample_is_numeric([record[i] for record in layout.sample if len(record) > i])
-        for i in range(len(layout.columns))
-    ]
+    numeric = list(numeric)
     null_values = frame.reader_null_values(layout)
     target_few = _sample_has_few_values([record[target] for record in layout.sample if len(record) > target])
     retypes = 0
@@ -101,15 +100,23 @@ def profile(
                 _expressions(layout, numeric, target, count_quoted=count_quoted, target_counts=target_few)
             ).collect(engine="streaming")
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-            retype = _RETYPE.search(str(exc))
-            if retype is None or not numeric[int(retype.group(1)) - 1]:
+            column = retyped_column(exc, numeric)
+            if column is None:
                 raise ReadFailed(str(exc).split("\n", 1)[0]) from None
-            numeric[int(retype.group(1)) - 1] = False
+            numeric[column] = False
             retypes += 1
             if retypes == RETYPES_BEFORE_CHECK:
                 check_structure()
             continue
         return _read_result(result.row(0, named=True), layout, numeric, target)
+
+
+def retyped_column(error: Exception, numeric: Sequence[bool]) -> int | None:
+    """The column a polars read error says is not a number after all (None: some other error)."""
+    found = _RETYPE.search(str(error))
+    if found is None or not numeric[int(found.group(1)) - 1]:
+        return None
+    return int(found.group(1)) - 1
 
 
 def _sample_has_few_values(values: list[str]) -> bool:
@@ -122,17 +129,14 @@ def _expressions(
 ) -> list[pl.Expr]:
     count = len(layout.columns)
     target_missing = frame.is_missing(target, numeric[target])
-    blank = pl.all_horizontal([pl.col(internal(i)).is_null() for i in range(count)])
     training = (pl.col(SPLIT) == 0) & ~target_missing
     expressions = [
         pl.len().alias("rows"),
-        (~blank).sum().alias("rows_with_values"),
-        (target_missing & ~blank).sum().alias("missing_target"),
+        target_missing.sum().alias("target_missing"),
         *[((pl.col(SPLIT) == k) & ~target_missing).sum().alias(f"split{k}") for k in range(3)],
     ]
     for i in range(count):
-        missing = frame.is_missing(i, numeric[i])
-        present = ~missing
+        present = ~frame.is_missing(i, numeric[i])
         if count_quoted and not numeric[i]:
             expressions.append(
                 pl.col(internal(i)).str.count_matches(layout.delimiter, literal=True).sum().alias(f"q{i}")
@@ -140,9 +144,7 @@ def _expressions(
         if i == target:
             expressions += _target_expressions(i, numeric[i], present, counts=target_counts)
             continue
-        if numeric[i]:  # null and NaN counts are cheap; a per-split count is not, and not needed
-            column = pl.col(internal(i))
-            expressions += [column.null_count().alias(f"null{i}"), column.is_nan().sum().alias(f"nan{i}")]
+        if numeric[i]:  # not referenced, so not parsed: the write pass parses numbers once
             continue
         # Text columns: count each distinct raw value (in and out of training) and judge the distinct
         # values in Python; far cheaper than stripping, lowercasing and casting every row.
@@ -171,7 +173,7 @@ def _target_expressions(index: int, numeric: bool, present: pl.Expr, *, counts: 
     return expressions
 
 
-def _text_stats(index: int, entries: list[dict[str, Any]] | None) -> ColumnStats:
+def _text_stats(index: int, entries: list[dict[str, Any]] | None) -> TextStats:
     """A text column's statistics from its distinct raw values (stripped, as Feature.encode compares)."""
     totals: dict[str, int] = {}
     training: dict[str, int] = {}
@@ -190,13 +192,11 @@ def _text_stats(index: int, entries: list[dict[str, Any]] | None) -> ColumnStats
             training[text] = training.get(text, 0) + int(count)
     texts = list(totals)
     numbers = pl.Series(texts, dtype=pl.String).cast(pl.Float64, strict=False).is_null().to_list()
-    return ColumnStats(
+    return TextStats(
         index=index,
-        numeric_read=False,
         values=sum(training.values()),
         not_number=sum(totals[text] for text, failed in zip(texts, numbers, strict=True) if failed),
         not_boolean=sum(count for text, count in totals.items() if text.lower() not in frame.BOOLEAN_TOKENS),
-        has_nan=False,
         train_counts=tuple(training.items()),
         padded=padded,
     )
@@ -222,23 +222,11 @@ def _read_result(row: dict[str, object], layout: Layout, numeric: list[bool], ta
     def number(key: str) -> int:
         return int(row.get(key) or 0)  # type: ignore[call-overload]
 
-    columns = {}
-    for i in range(len(layout.columns)):
-        if i == target:
-            continue
-        if not numeric[i]:
-            columns[i] = _text_stats(i, row.get(f"raw{i}"))  # type: ignore[arg-type]
-            continue
-        columns[i] = ColumnStats(
-            index=i,
-            numeric_read=numeric[i],
-            values=number("rows") - number(f"null{i}") - number(f"nan{i}"),
-            not_number=0,
-            not_boolean=1,
-            has_nan=number(f"nan{i}") > 0,
-            train_counts=(),
-            padded=False,
-        )
+    text = {
+        i: _text_stats(i, row.get(f"raw{i}"))  # type: ignore[arg-type]
+        for i in range(len(layout.columns))
+        if i != target and not numeric[i]
+    }
     counts = row.get("t_counts")
     target_stats = TargetStats(
         numeric_read=numeric[target],
@@ -251,11 +239,10 @@ def _read_result(row: dict[str, object], layout: Layout, numeric: list[bool], ta
     return Profile(
         numeric=tuple(numeric),
         rows=number("rows"),
-        rows_with_values=number("rows_with_values"),
-        missing_target=number("missing_target"),
+        target_missing=number("target_missing"),
         split_rows=(number("split0"), number("split1"), number("split2")),
         quoted_delimiters=sum(number(f"q{i}") for i in range(len(layout.columns))),
-        columns=columns,
+        text=text,
         target=target_stats,
     )
 

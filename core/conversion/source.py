@@ -8,7 +8,7 @@ double-encodes an encoded key and gets a 404.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +85,13 @@ def exists(location: str, storage_options: Mapping[str, str] | None = None) -> b
             return False
         raise
     return True
+
+
+def remove(locations: Iterable[str], storage_options: Mapping[str, str] | None = None) -> None:
+    """Delete written files (local paths or S3 URLs) that may or may not exist."""
+    for location in locations:
+        if is_s3(location):
+            bucket, key = split_s3(location)
+            _s3_client(storage_options).delete_object(Bucket=bucket, Key=key)
+        else:
+            Path(location).unlink(missing_ok=True)

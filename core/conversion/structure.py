@@ -82,12 +82,22 @@ def _decode(raw: bytes, number: int) -> str:
         raise _NotUtf8(number, raw[exc.start]) from None
 
 
-def diagnose(chunks: Iterable[bytes], delimiter: str, width: int) -> UserInputError | None:
-    """The first structural problem in the file, described for a person, or None if there is none.
+@dataclass(frozen=True)
+class Diagnosis:
+    """The first structural problem (None if there is none), and the blank lines met before it."""
 
-    Blank lines are not problems (they are skipped); a record is a problem when its field count differs
-    from the header's, when its quoting is broken, or when a quote sits inside an unquoted value.
+    problem: UserInputError | None
+    blank_lines: int
+
+
+def diagnose(chunks: Iterable[bytes], delimiter: str, width: int) -> Diagnosis:
+    """Find the first structural problem in the file and describe it for a person.
+
+    Blank lines are not problems (they are counted: polars reads each as an all-empty row); a record is
+    a problem when its field count differs from the header's, when its quoting is broken, or when a
+    quote sits inside an unquoted value.
     """
+    blank = 0
     lines = _decoded_lines(chunks)
     raw_record: list[str] = []
 
@@ -105,35 +115,42 @@ def diagnose(chunks: Iterable[bytes], delimiter: str, width: int) -> UserInputEr
             try:
                 record = next(reader)
             except StopIteration:
-                return None
+                return Diagnosis(None, blank)
             except csv.Error as exc:
                 if "unexpected end of data" in str(exc) or "field larger than field limit" in str(exc):
-                    return UserInputError(
-                        f"line {start}: a quoted value starts here and its closing quote is missing",
-                        line=start,
+                    problem = UserInputError(
+                        f"line {start}: a quoted value starts here and its closing quote is missing", line=start
                     )
-                return UserInputError(f"line {reader.line_num}: broken quoting ({exc})", line=reader.line_num)
-            if not record or start == 1:
+                else:
+                    problem = UserInputError(f"line {reader.line_num}: broken quoting ({exc})", line=reader.line_num)
+                return Diagnosis(problem, blank)
+            if not record:
+                blank += 1
+                continue
+            if start == 1:
                 continue
             if len(record) != width:
                 fewer = "fewer" if len(record) < width else "more"
-                return UserInputError(
+                problem = UserInputError(
                     f"line {start} has {len(record)} fields but the header has {width} "
                     f"({fewer} {shown} separators than the header)",
                     line=start,
                 )
+                return Diagnosis(problem, blank)
             stray = _stray_quote(record, "".join(raw_record))
             if stray is not None:
-                return UserInputError(
+                problem = UserInputError(
                     f"line {start}: a quote inside the unquoted value {stray!r}; put the whole value in "
                     'quotes and double the quote inside it ("")',
                     line=start,
                 )
+                return Diagnosis(problem, blank)
     except _NotUtf8 as exc:
-        return UserInputError(
+        problem = UserInputError(
             f"line {exc.line} is not UTF-8 text (byte 0x{exc.byte:02x}); save the file as UTF-8 CSV",
             line=exc.line,
         )
+        return Diagnosis(problem, blank)
 
 
 def _stray_quote(record: list[str], raw: str) -> str | None:
