@@ -19,7 +19,15 @@ from core.conversion import source as locations
 from core.conversion.encode import Column, part_path, write_splits
 from core.conversion.frame import SPLITS
 from core.conversion.layout import SAMPLE_BYTES, Layout, read_layout
-from core.conversion.profile import Profile, ReadFailed, TextStats, profile, retyped_column, target_counts
+from core.conversion.profile import (
+    RETYPES_BEFORE_CHECK,
+    Profile,
+    ReadFailed,
+    TextStats,
+    profile,
+    retyped_column,
+    target_counts,
+)
 from core.conversion.structure import ByteTally, Diagnosis, diagnose, tally
 from core.conversion.target import TargetPlan, find_target, plan_target
 from core.errors import UserInputError
@@ -55,6 +63,7 @@ def convert(
     outputs = {split: part_path(out, split) for split in SPLITS}
     numeric = frame.guess_numeric(layout)
     checked: list[Diagnosis] = []
+    retypes = 0
 
     def check_structure() -> Diagnosis:
         """The exact (slow) structural check, run at most once; raises the problem it finds."""
@@ -99,11 +108,15 @@ def convert(
             )
         except pl.exceptions.ComputeError as exc:
             # A column read as numbers (never parsed by the profile) holds text further down: remove
-            # what was written, read it as text and start over (it may now be categorical).
+            # what was written, read it as text and start over (it may now be categorical). Anything
+            # else, or text in column after column, is a structural problem to find and describe.
             locations.remove(outputs.values(), storage_options)
             column = retyped_column(exc, learned.numeric)
+            retypes += 1
+            if column is None or retypes >= RETYPES_BEFORE_CHECK:
+                check_structure()
             if column is None:
-                raise
+                raise UserInputError(f"the file could not be read as CSV: {str(exc).splitlines()[0]}") from None
             numeric = list(learned.numeric)
             numeric[column] = False
             continue

@@ -94,4 +94,7 @@ def remove(locations: Iterable[str], storage_options: Mapping[str, str] | None =
             bucket, key = split_s3(location)
             _s3_client(storage_options).delete_object(Bucket=bucket, Key=key)
         else:
-            Path(location).unlink(missing_ok=True)
+            path = Path(location)
+            path.unlink(missing_ok=True)
+            if path.parent.is_dir() and not any(path.parent.iterdir()):
+                path.parent.rmdir()

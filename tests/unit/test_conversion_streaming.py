@@ -49,16 +49,18 @@ def test_unterminated_quote_deep_in_the_file_is_refused_with_its_line(tmp_path: 
     assert "closing quote is missing" in refusal.value.reason
 
 
-def test_bad_byte_deep_in_the_file_is_refused_with_its_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("column", ["text", "number"])
+def test_bad_byte_deep_in_the_file_is_refused_with_its_line(tmp_path: Path, column: str) -> None:
     numeric_file(tmp_path / "f.csv", ROWS)
     data = bytearray((tmp_path / "f.csv").read_bytes())
-    at = data.index(b"k3", len(data) - 1000)
+    at = data.index(b"k3", len(data) - 1000) if column == "text" else data.index(b",0.", len(data) - 1000) + 1
     data[at : at + 2] = b"\xff3"
     (tmp_path / "f.csv").write_bytes(bytes(data))
     with pytest.raises(UserInputError) as refusal:
         convert(str(tmp_path / "f.csv"), str(tmp_path / "out"), DatasetSettings())
     assert refusal.value.line == data[:at].count(b"\n") + 1
     assert "not UTF-8" in refusal.value.reason
+    assert not list((tmp_path / "out").rglob("*.csv"))
 
 
 def test_text_appearing_after_the_head_turns_a_number_column_into_categories(tmp_path: Path) -> None:
