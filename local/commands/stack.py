@@ -12,9 +12,7 @@ from local.mail import list_outbox
 
 
 def register(subparsers: Any) -> None:
-    local = subparsers.add_parser(
-        "local", help="run the product on this machine (embedded AWS, no account, no Docker)"
-    )
+    local = subparsers.add_parser("local", help="run the product on this machine (embedded AWS, no account, no Docker)")
     commands = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="start local mode in the background and deploy template.yaml")
@@ -38,9 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def _port_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--port", type=int, default=stack.DEFAULT_PORT, help="loopback port (default %(default)s)"
-    )
+    parser.add_argument("--port", type=int, default=stack.DEFAULT_PORT, help="loopback port (default %(default)s)")
 
 
 def run_up(args: argparse.Namespace) -> int:
