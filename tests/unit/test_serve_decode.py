@@ -220,3 +220,12 @@ def test_a_feature_called_instances_is_a_record_not_a_wrapper(tmp_path: Path) ->
     matrix = decode_json(b'{"instances": 5, "x": 6}', load_model(tmp_path / "model"))
 
     assert matrix.tolist() == [[5.0, 6.0]]
+
+
+def test_a_record_with_none_of_the_models_columns_is_refused(model: ServedModel) -> None:
+    """Partial records are fine; one that matches no column at all is a naming mistake, not a penguin."""
+    with pytest.raises(UserInputError) as refused:
+        decode_json(b'[{"island": "Dream"}, {"Island": "Dream", "Bill_Length_mm": 40}]', model)
+
+    assert refused.value.reason.startswith("record 1 has none of this model's columns ('island', 'bill_length_mm'")
+    assert refused.value.reason.endswith("names are case-sensitive")

@@ -158,6 +158,15 @@ def _encode_records(records: Sequence[Mapping[str, Any]], model: ServedModel) ->
         raise UserInputError(
             f"this model has no schema.json, so it cannot read column names; send rows of {model.width} numbers instead"
         )
+    for number, record in enumerate(records):
+        if model.column_names.isdisjoint(record):
+            # Absent columns are missing, but a record with none of them is a mistake (often a name's
+            # case): predicting from nothing would hide it.
+            expected = ", ".join(repr(f.name) for f in model.schema.features[:5])
+            more = ", …" if len(model.schema.features) > 5 else ""
+            raise UserInputError(
+                f"record {number} has none of this model's columns ({expected}{more}); names are case-sensitive"
+            )
     return model.schema.encode_records(records)
 
 

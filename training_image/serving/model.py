@@ -37,6 +37,7 @@ class ServedModel:
     itself (``"0"``, ``"1"`` …) for a model that came without one. ``iteration_range`` keeps only the
     best iteration's trees when training stopped early, as XGBoost's scikit-learn wrapper does.
     ``outputs_margin`` marks ``binary:logitraw``, whose predictions are log-odds, not probabilities.
+    ``column_names`` are the schema's input columns, the keys a raw record may use.
     """
 
     booster: xgb.Booster
@@ -46,6 +47,7 @@ class ServedModel:
     width: int
     iteration_range: tuple[int, int]
     outputs_margin: bool = False
+    column_names: frozenset[str] = frozenset()
 
 
 def load_model(model_dir: Path) -> ServedModel:
@@ -72,6 +74,7 @@ def load_model(model_dir: Path) -> ServedModel:
         width=width,
         iteration_range=_iteration_range(booster),
         outputs_margin=learner["objective"]["name"] == "binary:logitraw",
+        column_names=frozenset(f.name for f in schema.features) if schema is not None else frozenset(),
     )
 
 
