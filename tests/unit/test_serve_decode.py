@@ -229,3 +229,12 @@ def test_a_record_with_none_of_the_models_columns_is_refused(model: ServedModel)
 
     assert refused.value.reason.startswith("record 1 has none of this model's columns ('island', 'bill_length_mm'")
     assert refused.value.reason.endswith("names are case-sensitive")
+
+
+def test_a_byte_order_mark_is_not_data(model: ServedModel) -> None:
+    row = b"0,1,0,39.1,18.7,181,3750,1,0,2007\n"
+    large = row * (ARROW_MIN_BYTES // len(row) + 1)
+
+    assert decode_csv(b"\xef\xbb\xbf" + row, model).tolist() == decode_csv(row, model).tolist()
+    assert decode_csv(b"\xef\xbb\xbf" + large, model).tolist() == decode_csv(large, model).tolist()
+    assert decode_json(b'\xef\xbb\xbf[{"island": "Dream"}]', model).shape == (1, 10)

@@ -34,9 +34,13 @@ ARROW_MIN_BYTES = 16 * 1024
 
 Decoder = Callable[[bytes, ServedModel], np.ndarray]
 
+# Spreadsheet exports on Windows start files with a UTF-8 byte order mark; it is not part of the data.
+UTF8_BOM = b"\xef\xbb\xbf"
+
 
 def decode_csv(body: bytes, model: ServedModel) -> np.ndarray:
     """CSV rows of ``model.width`` numbers; empty cells and the usual "NA" spellings are missing."""
+    body = body.removeprefix(UTF8_BOM)
     if len(body) >= ARROW_MIN_BYTES:
         matrix = _csv_with_arrow(body, model.width)
         if matrix is not None:
@@ -122,7 +126,7 @@ def _spellings(tokens: frozenset[str]) -> set[str]:
 def decode_json(body: bytes, model: ServedModel) -> np.ndarray:
     """Numeric rows, one numeric row, records with column names, one record, or ``{"instances": …}``."""
     try:
-        data = json.loads(body)
+        data = json.loads(body.removeprefix(UTF8_BOM))
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
         raise UserInputError(f"the body is not valid JSON: {exc}") from None
     except RecursionError:
