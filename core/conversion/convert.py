@@ -55,6 +55,13 @@ def convert(
 
     Raises :class:`UserInputError` for anything the user must fix, having written nothing under ``out``.
     """
+    with frame.bounded_read_ahead(local=not locations.is_s3(source)):
+        return _convert(source, out, settings, storage_options)
+
+
+def _convert(
+    source: str, out: str, settings: DatasetSettings, storage_options: dict[str, str] | None
+) -> ConversionResult:
     if not locations.exists(source, storage_options):
         raise UserInputError(f"no such file: {source}")
     layout = read_layout(locations.iter_bytes(source, storage_options, chunk_bytes=SAMPLE_BYTES))
