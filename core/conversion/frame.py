@@ -101,7 +101,8 @@ def is_missing(index: int, numeric: bool) -> pl.Expr:
 def as_number(index: int, numeric: bool, *, has_nan: bool = True) -> pl.Expr:
     """Return the column as Float64 with every missing value (NaN included) null, as XGBoost must see it.
 
-    ``has_nan=False`` (the profile found no NaN in a column read as Float64) skips the NaN check.
+    ``has_nan=False`` skips the NaN check where none can arrive: the label, whose NaN rows (missing
+    targets) are filtered out before it is computed.
     """
     column = pl.col(internal(index))
     if numeric and not has_nan:
