@@ -232,7 +232,9 @@ class TuningJob:
                 n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=MEDIAN_WARMUP_ROUNDS
             )
         direction = optuna.study.StudyDirection.MAXIMIZE if self._maximize else optuna.study.StudyDirection.MINIMIZE
-        return optuna.create_study(sampler=sampler, pruner=pruner, direction=direction)
+        # Named after the tuning job: Hyperband assigns trials to brackets by a hash of the study's name,
+        # so a job's name and RandomSeed reproduce its choices.
+        return optuna.create_study(study_name=self.name, sampler=sampler, pruner=pruner, direction=direction)
 
     # -- the API ------------------------------------------------------------------------------------
 

@@ -153,25 +153,34 @@ def test_auto_early_stopping_stops_a_job_worse_than_the_median(engine: SageMaker
     assert description["TrainingJobStatusCounters"]["Stopped"] == 1
     assert description["BestTrainingJob"]["TunedHyperParameters"] == {"eta": "0.3"}
     stopped = engine.training_jobs.describe(summaries[2]["TrainingJobName"])
-    assert stopped["TrainingTimeInSeconds"] < 60
+    assert stopped["SecondaryStatus"] == "Stopped"  # by the tuner, not by MaxRuntimeInSeconds
 
 
-def test_hyperband_tunes_with_its_own_early_stopping(engine: SageMakerEngine, breast_cancer: dict) -> None:
-    ranges = {"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.05", "MaxValue": "0.5"}]}
+def test_hyperband_stops_a_job_that_falls_behind_at_its_rung(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    # GIVEN Hyperband over rounds 1..9, one job at a time, and a seed under which the second job gets a
+    # learning rate so small that it is behind the first at the first rung
+    ranges = {"CategoricalParameterRanges": [{"Name": "eta", "Values": ["0.3", "0.0001"]}]}
+    static = {"objective": "binary:logistic", "num_round": "100000", "early_stopping_rounds": "5", "max_depth": "3"}
     request = tuning_request(
-        "bc-hyperband", breast_cancer, strategy="Hyperband", ranges=ranges, max_jobs=2,
-        StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 10}},
+        "bc-hb", breast_cancer, strategy="Hyperband", ranges=ranges, static=static,
+        objective=("Minimize", "validation:logloss"), max_jobs=2, parallel=1, RandomSeed=10,
+        StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}},
     )  # fmt: skip
     job = engine.tuning_jobs.create(request)
     assert job.wait(timeout=240)
 
-    description = engine.tuning_jobs.describe("bc-hyperband")
+    # THEN the slow learner was stopped at the rung and the fast one is the best job
+    summaries = children(engine, "bc-hb", SortBy="CreationTime")
+    assert [s["TunedHyperParameters"]["eta"] for s in summaries] == ["0.3", "0.0001"]
+    assert [s["TrainingJobStatus"] for s in summaries] == ["Completed", "Stopped"]
+    stopped = engine.training_jobs.describe(summaries[1]["TrainingJobName"])
+    assert stopped["SecondaryStatus"] == "Stopped"  # by the tuner, not by MaxRuntimeInSeconds
+    description = engine.tuning_jobs.describe("bc-hb")
     assert description["HyperParameterTuningJobStatus"] == "Completed"
-    assert len(children(engine, "bc-hyperband")) == 2
-    assert 0.05 <= float(description["BestTrainingJob"]["TunedHyperParameters"]["eta"]) <= 0.5
+    assert description["BestTrainingJob"]["TunedHyperParameters"] == {"eta": "0.3"}
     with pytest.raises(ValidationError, match="must be Off with the Hyperband strategy"):
         engine.tuning_jobs.create(
-            tuning_request("bc-hyperband-2", breast_cancer, strategy="Hyperband", ranges=ranges, early_stopping="Auto")
+            tuning_request("bc-hb-auto", breast_cancer, strategy="Hyperband", ranges=ranges, early_stopping="Auto")
         )
 
 
