@@ -9,8 +9,8 @@ measures in this one run:
 - 1,000-row CSV batch: HTTP (CSV out, and JSON out) vs parsing the same body in process with serve's
   own CSV decoder + ``inplace_predict``; target <= 2x. ``np.loadtxt`` + predict is printed for scale.
 
-The baseline and the HTTP requests are timed in turns (one of each, again and again), so a load swing
-on a shared machine hits both sides of a ratio alike.
+The baseline and the HTTP requests are timed in turns (ten of one, ten of the next, in shuffled
+order, again and again), so a load swing on a shared machine hits both sides of a ratio alike.
 
 Usage: ``.venv/bin/python benchmarks/serving.py [--repeats N]``. The last line is JSON.
 """
@@ -41,6 +41,7 @@ from training_image.serving.model import load_model  # noqa: E402
 WIDTH = 30
 BATCH_ROWS = 1_000
 WARMUP = 20
+BLOCK = 10
 SCHEMA = Schema(
     target="y",
     problem_type="binary",
@@ -50,17 +51,26 @@ SCHEMA = Schema(
 
 
 def in_turns(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, np.ndarray]:
-    """Milliseconds per call of each action, the actions called one after another ``repeats`` times."""
+    """Milliseconds per call of each action, ``repeats`` calls each, taken in turns of ``BLOCK`` calls.
+
+    Turns keep a load swing on a shared machine from landing on one side of a ratio; their order is
+    shuffled each round, so no action always runs just after another one has evicted its caches.
+    """
     for _ in range(WARMUP):
         for action in actions.values():
             action()
-    samples = {name: np.empty(repeats) for name in actions}
-    for i in range(repeats):
-        for name, action in actions.items():
-            start = time.perf_counter()
-            action()
-            samples[name][i] = time.perf_counter() - start
-    return {name: values * 1e3 for name, values in samples.items()}
+    samples: dict[str, list[float]] = {name: [] for name in actions}
+    order = list(actions)
+    shuffle = np.random.default_rng(0).shuffle
+    for _ in range(0, repeats, BLOCK):
+        shuffle(order)
+        for name in order:
+            action = actions[name]
+            for _ in range(BLOCK):
+                start = time.perf_counter()
+                action()
+                samples[name].append(time.perf_counter() - start)
+    return {name: np.array(values) * 1e3 for name, values in samples.items()}
 
 
 def summary(samples: np.ndarray) -> dict[str, float]:
