@@ -126,8 +126,30 @@ class Endpoint:
 def start_serve(opt_ml: Path, *, workers: int | None = 1, timeout_s: float = 30.0) -> Endpoint:
     """Start ``training_image/serve`` against ``opt_ml`` and wait until ``/ping`` answers 200.
 
-    ``workers=None`` leaves serve's default (a worker per CPU).
+    ``workers=None`` leaves serve's default (a worker per CPU). A free port can be taken by another
+    process before serve binds it: serve then says so, and it is started again on another port.
     """
+    for _ in range(3):
+        endpoint = _launch(opt_ml, workers)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            output = endpoint.output()
+            if "Connection in use" in output:
+                stop_serve(endpoint)
+                break
+            if endpoint.process.poll() is not None:
+                raise RuntimeError(f"serve exited with {endpoint.process.returncode}:\n{output}")
+            # Only once serve itself listens: another process might answer on a port it lost.
+            if "Listening at" in output and _pings(endpoint):
+                return endpoint
+            time.sleep(0.05)
+        else:
+            stop_serve(endpoint)
+            raise RuntimeError(f"serve did not answer /ping in time:\n{endpoint.output()}")
+    raise RuntimeError("serve found no free port in three tries")
+
+
+def _launch(opt_ml: Path, workers: int | None) -> Endpoint:
     port = free_port()
     env = {**os.environ, "DROPML_OPT_ML": str(opt_ml), "SAGEMAKER_BIND_TO_PORT": str(port)}
     env.pop("SAGEMAKER_MODEL_SERVER_WORKERS", None)
@@ -136,18 +158,14 @@ def start_serve(opt_ml: Path, *, workers: int | None = 1, timeout_s: float = 30.
     log = opt_ml / f"serve-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen([str(SERVE)], env=env, stdout=sink, stderr=subprocess.STDOUT)
-    endpoint = Endpoint(process, port, log)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"serve exited with {process.returncode}:\n{endpoint.output()}")
-        try:
-            if endpoint.request("GET", "/ping")[0] == 200:
-                return endpoint
-        except OSError:
-            time.sleep(0.05)
-    stop_serve(endpoint)
-    raise RuntimeError("serve did not answer /ping in time")
+    return Endpoint(process, port, log)
+
+
+def _pings(endpoint: Endpoint) -> bool:
+    try:
+        return endpoint.request("GET", "/ping")[0] == 200
+    except OSError:
+        return False
 
 
 def stop_serve(endpoint: Endpoint, timeout_s: float = 20.0) -> int:
