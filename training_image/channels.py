@@ -10,7 +10,6 @@ JSON files in a channel are metadata (the ingest's ``schema.json``, manifests), 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,14 +56,14 @@ def part_files(folder: Path) -> list[Path]:
     )
 
 
-def read_channel(channel: Channel, *, with_weights: bool = False, files: Sequence[Path] | None = None) -> Dataset:
-    """Read ``files`` (default: all of the channel's part files) as one dataset.
+def read_channel(channel: Channel, *, with_weights: bool = False) -> Dataset:
+    """Read every part file of ``channel`` as one dataset.
 
     ``with_weights`` is the built-in algorithm's ``csv_weights=1``: the column after the label holds
     each row's instance weight.
     """
     reader = _reader_for(channel)
-    paths = part_files(channel.path) if files is None else list(files)
+    paths = part_files(channel.path)
     if not paths:
         raise UserInputError(f"channel {channel.name!r} has no data files in {channel.path.name}/")
     tables = [table for path in paths if (table := _read_part(reader, path, channel)).num_rows]

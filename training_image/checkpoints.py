@@ -3,6 +3,9 @@
 SageMaker syncs that folder to S3 while the job runs and restores it when a managed spot job restarts.
 Files are XGBoost's own UBJ format named by their round count; each is written under a temporary name
 and renamed, so a job killed mid-write never leaves a half file that looks like the latest one.
+
+On several hosts every host writes the same (collectively trained) model to its own folder, so any host
+can resume. Early stopping's patience starts afresh at a resume: its history is not part of the model.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ only the first one writes it.
 Data per host: with ``ShardedByS3Key`` SageMaker already gave each host its own part files, which are
 read in full. With ``FullyReplicated`` every host received every file; each host keeps its contiguous
 1/n of the rows (by rank), so the hosts together train on each row exactly once, as one host would.
+The ``test`` channel is not split: the first host scores the saved model on all of it.
+
+A host that fails before joining (bad data on its shard) leaves the others waiting for it until
+:data:`TRACKER_TIMEOUT_S`, after which they fail too; SageMaker reports the first failure.
 """
 
 from __future__ import annotations
