@@ -104,7 +104,7 @@ def test_bayesian_tuning_runs_real_jobs_two_at_a_time_and_names_the_best(
         }  # fmt: skip
         assert summary["TrainingJobName"].startswith("bc-bayes-")
     # AND two ran at once, never more
-    spans = [(s["TrainingStartTime"], s["TrainingEndTime"]) for s in summaries]
+    spans = [(s["CreationTime"], s["TrainingEndTime"]) for s in summaries]
     overlaps = [sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans]
     assert max(overlaps) == 2
 
