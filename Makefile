@@ -28,14 +28,20 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
 
-# `sam build` runs this for IngestFunction (template.yaml: CodeUri: ., BuildMethod: makefile). The package
-# is core/ and functions/ side by side, plus the runtime dependencies at pyproject.toml's exact pins,
-# as Linux x86_64 wheels for Python 3.11. Local mode zips the same two folders (local/deploy.py).
-# numpy 2.4 ships manylinux_2_28 wheels only (glibc 2.27+), newer than the python3.11 runtime's Amazon Linux 2.
+# `sam build` runs build-<Function> for each function (template.yaml: CodeUri: ., BuildMethod: makefile).
+# Every function gets the same package: core/ and functions/ side by side, plus the runtime dependencies at
+# pyproject.toml's exact pins as Linux x86_64 wheels for the python3.12 runtime (Amazon Linux 2023: numpy
+# 2.4 ships manylinux_2_28 wheels only, too new for python3.11's Amazon Linux 2). boto3/botocore come with
+# the runtime, and stripping debug symbols keeps the package under Lambda's 250 MB (polars is most of it).
+# Local mode zips the same two folders (local/deploy.py).
+LAMBDA_FUNCTIONS := IngestFunction PrepareFunction EvaluateFunction NotifyFunction
 LAMBDA_DEPENDENCIES := polars numpy pydantic aws-lambda-powertools aws-xray-sdk
-build-IngestFunction:
+LAMBDA_RUNTIME_PROVIDED := boto3 botocore s3transfer urllib3 jmespath python_dateutil dateutil six
+$(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	cp -R core functions "$(ARTIFACTS_DIR)/"
-	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
 	python3 -m pip install --quiet --target "$(ARTIFACTS_DIR)" --only-binary=:all: \
-		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp \
+		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 --python-version 3.12 --implementation cp \
 		$$(for name in $(LAMBDA_DEPENDENCIES); do grep -oE "\"$$name==[^\"]+\"" pyproject.toml | tr -d '"'; done)
+	cd "$(ARTIFACTS_DIR)" && rm -rf $(foreach name,$(LAMBDA_RUNTIME_PROVIDED),$(name) $(name)-*.dist-info) bin
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
+	find "$(ARTIFACTS_DIR)" -name "*.so" -exec strip --strip-unneeded {} +

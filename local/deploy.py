@@ -30,6 +30,13 @@ from samtranslator.yaml_helper import yaml_parse
 
 ARTIFACTS_BUCKET = "dropml-local-artifacts"
 DEFAULT_STACK_NAME = "dropml"
+# Template parameters that differ from the defaults on one machine: the image URI names our repository
+# (the local SageMaker runs the working tree's training_image/ for it), and a deploying endpoint is
+# ready in seconds, so the state machine need not wait 30 s between checks.
+LOCAL_PARAMETERS = {
+    "TrainingImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/dropml-xgboost:latest",
+    "EndpointPollSeconds": "1",
+}
 # What `CodeUri: .` means: the folders the Makefile's build-IngestFunction target copies. Lambda
 # handlers import `functions.…` and `core.…`, so both ride in one package, at its root.
 PACKAGED_FOLDERS = ("core", "functions")
@@ -110,7 +117,10 @@ def deploy(
     cloudformation.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(template),
-        Parameters=[{"ParameterKey": "NotificationEmail", "ParameterValue": notification_email}],
+        Parameters=[
+            {"ParameterKey": key, "ParameterValue": value}
+            for key, value in {**LOCAL_PARAMETERS, "NotificationEmail": notification_email}.items()
+        ],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     stack = _wait_for_stack(cloudformation, stack_name)

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.errors import UserInputError
 from core.names import dataset_and_file
@@ -39,12 +39,16 @@ class Prepared(BaseModel):
 class ExecutionInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: str = Field(
-        pattern=SOURCE_PATTERN,
-        description="the uploaded CSV: s3://<bucket>/incoming/<dataset>/<file>.csv",
-    )
+    source: str = Field(description="the uploaded CSV: s3://<bucket>/incoming/<dataset>/<file>.csv")
     settings: dict[str, Any] = Field(default_factory=dict, description="overrides of the dataset's dropml.json")
     prepared: Prepared | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _an_upload(cls, value: str) -> str:
+        if not re.match(SOURCE_PATTERN, value):
+            raise ValueError(f"must be an uploaded CSV like s3://<bucket>/incoming/<dataset>/<file>.csv, not {value!r}")
+        return value
 
     @property
     def bucket(self) -> str:
@@ -67,8 +71,8 @@ def parse_execution_input(document: Any) -> ExecutionInput:
         return ExecutionInput.model_validate(document)
     except ValidationError as error:
         problems = describe_validation_error(error)
-        if re.search(r"\bsource\b", problems):
-            problems += ' (expected {"source": "s3://<bucket>/incoming/<dataset>/<file>.csv"})'
+        if "source: Field required" in problems or "(document)" in problems:
+            problems += ' (the minimal input is {"source": "s3://<bucket>/incoming/<dataset>/<file>.csv"})'
         raise UserInputError(f"execution input: {problems}") from None
 
 

@@ -94,10 +94,20 @@ def _upload_runs_ingest_and_the_pipeline_to_an_email(stack: UpStack) -> None:
         return [item for item in listed["executions"] if item["name"].startswith("penguins-")]
 
     [execution] = wait_for(executions, timeout_s=120, what="ingest to start an execution")
-    described = _finished(stack, execution["executionArn"])
-    assert described["status"] == "SUCCEEDED"
-    assert json.loads(described["input"])["prepared"]["dataset"] == "penguins"
-    wait_for(lambda: "dropml: data prepared" in stack.outbox_subjects(), what="the email")
+    prepared = json.loads(
+        stack.aws("stepfunctions", "describe-execution", "--execution-arn", execution["executionArn"])["input"]
+    )["prepared"]
+    assert prepared["dataset"] == "penguins" and prepared["target"] == "species"
+    listed = stack.aws(
+        "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", f"runs/penguins/{prepared['run_id']}/"
+    )
+    written = {item["Key"].removeprefix(f"runs/penguins/{prepared['run_id']}/") for item in listed["Contents"]}
+    assert "schema.json" in written and any(key.startswith("data/train/") for key in written)
+    _finished(stack, execution["executionArn"])
+    wait_for(
+        lambda: any(subject.startswith("dropml penguins: ") for subject in stack.outbox_subjects()),
+        what="the run's email",
+    )
 
 
 def _start_execution_ends_with_an_email(stack: UpStack) -> None:
@@ -108,8 +118,8 @@ def _start_execution_ends_with_an_email(stack: UpStack) -> None:
 
     described = _finished(stack, started["executionArn"])
     assert described["status"] == "FAILED"
-    assert described["error"] == "dropml.InvalidInput"
-    wait_for(lambda: "dropml: run failed" in stack.outbox_subjects(), what="the failure email")
+    assert described["error"] == "dropml.RunFailed"
+    wait_for(lambda: "dropml (unknown): FAILED at Prepare data" in stack.outbox_subjects(), what="the failure email")
 
 
 def test_local_mode_end_to_end_with_the_dropml_and_aws_clis(tmp_path: Path) -> None:

@@ -56,8 +56,10 @@ def test_deploying_the_template_creates_its_resources_as_written(patched_aws: Pa
     machines = sfn.list_state_machines()["stateMachines"]
     assert [machine["stateMachineArn"] for machine in machines] == [outputs["StateMachineArn"]]
     definition = sfn.describe_state_machine(stateMachineArn=outputs["StateMachineArn"])["definition"]
-    assert "${TopicArn}" not in definition
-    assert outputs["TopicArn"] in definition
+    assert "${" not in definition
+    prepare = json.loads(definition)["States"]["Prepare data"]["Parameters"]["FunctionName"]
+    assert prepare.startswith(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:")
+    assert "/dropml-xgboost:latest" in definition  # the local TrainingImageUri parameter
 
     # AND the topic has the email subscription from the parameter
     [subscription] = sns.list_subscriptions_by_topic(TopicArn=outputs["TopicArn"])["Subscriptions"]
@@ -172,7 +174,11 @@ def test_the_ingest_role_grants_what_ingest_does_on_this_stacks_resources_only()
     }
     assert statements["NotifyRejections"]["Resource"] == {"Ref": "NotificationTopic"}
     assert statements["SkipDuplicateEvents"]["Action"] == "states:DescribeExecution"
-    assert role["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+    # logs, and X-Ray for Powertools' Tracer (Tracing: Active)
+    assert role["ManagedPolicyArns"] == [
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+    ]
 
 
 def test_deleting_the_stack_removes_its_state_machine(patched_aws: PatchedAws) -> None:

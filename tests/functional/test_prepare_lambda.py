@@ -70,7 +70,7 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
             {"source": "s3://dropml-data/incoming/penguins/missing.csv"},
             "no object at s3://dropml-data/incoming/penguins/missing.csv",
         ),
-        ({"source": "s3://dropml-data/data.csv"}, 'expected {"source"'),
+        ({"source": "s3://dropml-data/data.csv"}, "must be an uploaded CSV like"),
         (
             {"source": "s3://dropml-data/incoming/p/x.csv", "settings": {"mode": "fast"}},
             "mode: Input should be 'tune' or 'train'",

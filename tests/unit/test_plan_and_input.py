@@ -62,8 +62,11 @@ def test_grid_and_hyperband_plans_are_what_sagemaker_accepts() -> None:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ({}, "source: Field required"),
-        ({"source": "penguins.csv"}, 'expected {"source": "s3://<bucket>/incoming/<dataset>/<file>.csv"}'),
+        ({}, "source: Field required (the minimal input is"),
+        (
+            {"source": "penguins.csv"},
+            "must be an uploaded CSV like s3://<bucket>/incoming/<dataset>/<file>.csv, not 'penguins.csv'",
+        ),
         ({"source": "s3://bucket/incoming/penguins/p.csv", "setings": {}}, "setings: unknown setting"),
         ("not an object", "execution input"),
     ],
