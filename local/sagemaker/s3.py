@@ -2,13 +2,20 @@
 
 A channel's objects land under ``input/data/<channel>/`` at their path relative to the S3 prefix's
 folder; ``ShardedByS3Key`` gives host *i* of *n* every *n*-th object of the sorted key list, so each
-host reads a disjoint part. Checkpoints sync both ways between ``CheckpointConfig.S3Uri`` and
-``/opt/ml/checkpoints``; artifacts go up as ``model.tar.gz``/``output.tar.gz``.
+host reads a disjoint part. Each object version (bucket, key, ETag) is downloaded once per engine into a
+cache and hard-linked into every job and host that reads it: a tuning job's twenty children cost one
+copy of the data on disk and one transfer, and an object that changes gets a new ETag, so a new copy.
+Checkpoints sync both ways between ``CheckpointConfig.S3Uri`` and ``/opt/ml/checkpoints``; artifacts go
+up as ``model.tar.gz``/``output.tar.gz``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import tarfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,49 +43,61 @@ class S3Location:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def list_keys(s3: Any, location: S3Location) -> list[str]:
-    """Every object key under the prefix, sorted, folder markers left out."""
-    keys: list[str] = []
+def list_objects(s3: Any, location: S3Location) -> list[tuple[str, str]]:
+    """Every object under the prefix as (key, ETag), sorted by key, folder markers left out."""
+    found: list[tuple[str, str]] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.key):
-        keys.extend(item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
-    return sorted(keys)
+        found.extend((item["Key"], item["ETag"]) for item in page.get("Contents", []) if not item["Key"].endswith("/"))
+    return sorted(found)
 
 
 def download_channel(
-    s3: Any, uri: str, destination: Path, *, host_index: int, host_count: int, sharded: bool
+    s3: Any, uri: str, destination: Path, *, host_index: int, host_count: int, sharded: bool, cache: Path
 ) -> list[Path]:
-    """Copy a channel's objects into ``destination``; returns the files written.
+    """Put a channel's objects into ``destination`` (links into ``cache``); returns the files written.
 
     Raises :class:`ValidationError` when the prefix holds no object (for this host), as a job with an
     empty channel fails on AWS too.
     """
     location = S3Location.parse(uri)
-    keys = list_keys(s3, location)
+    objects = list_objects(s3, location)
     if sharded:
-        keys = keys[host_index::host_count]
-    if not keys:
+        objects = objects[host_index::host_count]
+    if not objects:
         raise ValidationError(f"No S3 objects found under S3 URL {uri!r} for this host")
     folder = location.key.rpartition("/")[0]
     written = []
-    for key in keys:
+    for key, etag in objects:
         relative = key[len(folder) :].lstrip("/") if folder else key
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(location.bucket, key, str(target))
+        cached = _cached_copy(s3, location.bucket, key, etag, cache)
+        try:
+            os.link(cached, target)
+        except OSError:  # another file system, or links not allowed: a plain copy
+            shutil.copyfile(cached, target)
         written.append(target)
     return written
 
 
-def download_prefix(s3: Any, location: S3Location, destination: Path) -> int:
-    """Mirror every object under a prefix (used for checkpoints); returns how many were copied."""
+def _cached_copy(s3: Any, bucket: str, key: str, etag: str, cache: Path) -> Path:
+    """The cache's file for this object version, downloaded first when missing (atomically)."""
+    path = cache / hashlib.sha256(f"{bucket}\n{key}\n{etag}".encode()).hexdigest()
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        s3.download_file(bucket, key, str(partial))
+        os.replace(partial, path)
+    return path
+
+
+def download_prefix(s3: Any, location: S3Location, destination: Path) -> None:
+    """Mirror every object under a prefix (checkpoints: a job writes to them, so no shared cache)."""
     prefix = location.key.rstrip("/") + "/" if location.key.strip("/") else ""
-    count = 0
-    for key in list_keys(s3, S3Location(location.bucket, prefix)):
+    for key, _etag in list_objects(s3, S3Location(location.bucket, prefix)):
         target = destination / key[len(prefix) :]
         target.parent.mkdir(parents=True, exist_ok=True)
         s3.download_file(location.bucket, key, str(target))
-        count += 1
-    return count
 
 
 def upload_folder(s3: Any, source: Path, location: S3Location, already: dict[str, tuple[int, int]]) -> None:

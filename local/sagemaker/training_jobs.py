@@ -257,6 +257,7 @@ class TrainingJob:
                     host_index=index,
                     host_count=len(self._hosts),
                     sharded=source.get("S3DataDistributionType") == "ShardedByS3Key",
+                    cache=self._runtime.workdir / "s3-cache",
                 )
             checkpoint = self.request.get("CheckpointConfig")
             if checkpoint:

@@ -211,3 +211,28 @@ def test_pipe_mode_is_refused_with_a_reason(engine: SageMakerEngine, breast_canc
     assert (
         description["FailureReason"] == "ClientError: Pipe input mode is not supported locally: use File (or FastFile)"
     )
+
+
+def test_jobs_share_one_copy_of_unchanged_data_and_see_changed_data(
+    engine: SageMakerEngine, breast_cancer: dict, tmp_path
+) -> None:
+    # GIVEN a job that has read the data set
+    hyperparameters = {"objective": "binary:logistic", "num_round": "2"}
+    first = engine.training_jobs.create(training_request("bc-first", breast_cancer, hyperparameters=hyperparameters))
+    assert first.wait(timeout=120)
+    # AND the validation object is then replaced with its first 100 rows
+    s3 = boto3.client("s3", region_name=REGION)
+    rows = s3_object("data/validation/part-0.csv").splitlines(keepends=True)[:100]
+    s3.put_object(Bucket=BUCKET, Key="data/validation/part-0.csv", Body=b"".join(rows))
+
+    # WHEN a second job reads the same channels
+    second = engine.training_jobs.create(training_request("bc-second", breast_cancer, hyperparameters=hyperparameters))
+    assert second.wait(timeout=120)
+
+    # THEN the unchanged object is one file on disk for both jobs, and the changed one is the new version
+    jobs = tmp_path / "sagemaker" / "training-jobs"
+    train_files = [jobs / name / "algo-1/input/data/train/part-0.csv" for name in ("bc-first", "bc-second")]
+    assert train_files[0].stat().st_ino == train_files[1].stat().st_ino
+    validation_files = [jobs / name / "algo-1/input/data/validation/part-0.csv" for name in ("bc-first", "bc-second")]
+    assert len(validation_files[0].read_bytes().splitlines()) == 169
+    assert len(validation_files[1].read_bytes().splitlines()) == 100
