@@ -219,3 +219,37 @@ def test_shutdown_ends_every_job_and_server(aws: str, tmp_path, bucket: str) -> 
     assert child_programs(SERVE) == []
     assert child_programs("training_image.train_main") == []
     assert own.training_jobs.describe("long")["TrainingJobStatus"] == "Stopped"
+
+
+def test_variants_get_traffic_by_weight_or_by_target(engine: SageMakerEngine, bucket: str) -> None:
+    # GIVEN two variants: A on two instances with all the weight, B on one instance with none
+    for name, rounds in (("bc-a", 1), ("bc-b", 20)):
+        url = upload_model(f"models/{name}/model.tar.gz", rounds=rounds, max_depth=3)
+        engine.endpoints.create_model(
+            {
+                "ModelName": name,
+                "ExecutionRoleArn": ROLE,
+                "PrimaryContainer": {"Image": DROPML_IMAGE, "ModelDataUrl": url},
+            }
+        )
+    engine.endpoints.create_endpoint_config(
+        {
+            "EndpointConfigName": "ab",
+            "ProductionVariants": [
+                {"VariantName": "A", "ModelName": "bc-a", "InitialInstanceCount": 2, "InitialVariantWeight": 1},
+                {"VariantName": "B", "ModelName": "bc-b", "InitialInstanceCount": 1, "InitialVariantWeight": 0},
+            ],
+        }
+    )
+    engine.endpoints.create_endpoint({"EndpointName": "ab", "EndpointConfigName": "ab"})
+    wait_until(lambda: status(engine, "ab") != "Creating")
+
+    # THEN each instance is a server, the weight decides where requests go, and TargetVariant overrides it
+    variants = {v["VariantName"]: v for v in engine.endpoints.describe_endpoint("ab")["ProductionVariants"]}
+    assert (variants["A"]["CurrentInstanceCount"], variants["B"]["CurrentInstanceCount"]) == (2, 1)
+    assert len(child_programs(SERVE)) == 3
+    request = {"EndpointName": "ab", "Body": sample_rows(2), "ContentType": "text/csv", "Accept": "text/csv"}
+    assert {engine.endpoints.invoke(request)["InvokedProductionVariant"] for _ in range(6)} == {"A"}
+    to_b = engine.endpoints.invoke({**request, "TargetVariant": "B"})
+    assert to_b["InvokedProductionVariant"] == "B"
+    assert to_b["Body"] != engine.endpoints.invoke(request)["Body"]
