@@ -148,7 +148,13 @@ class _Child:
 
 
 class TuningJob:
-    """One CreateHyperParameterTuningJob request, run by a scheduler thread."""
+    """One CreateHyperParameterTuningJob request, run by a scheduler thread.
+
+    It ends ``Completed`` when its job budget is spent, when ``ResourceLimits.MaxRuntimeInSeconds``
+    runs out (running children are stopped) or when ``TuningJobCompletionCriteria`` 's target is
+    reached; ``Stopped`` after StopHyperParameterTuningJob; ``Failed`` when every child failed (the
+    reason quotes the first child's). The best job is the best objective among ``Completed`` children.
+    """
 
     def __init__(self, request: Mapping[str, Any], *, runtime: Runtime, training_jobs: TrainingJobs) -> None:
         self.request = dict(request)
