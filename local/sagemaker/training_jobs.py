@@ -51,6 +51,7 @@ _MESSAGES = {
     "MaxRuntimeExceeded": "Training job exceeded MaxRuntimeInSeconds provided",
 }
 _POLL_S = 0.1
+FAILURE_REASON_MAX = 1024  # the API's limit on FailureReason
 _CHECKPOINT_SYNC_EVERY_S = 5.0
 
 
@@ -420,7 +421,7 @@ class TrainingJob:
     def _finish(self, status: str, failure_reason: str | None, *, secondary: str | None = None) -> None:
         with self._lock:
             self.status = status
-            self.failure_reason = failure_reason
+            self.failure_reason = failure_reason[:FAILURE_REASON_MAX] if failure_reason else None
             if self.training_start is not None and self.training_end is None:
                 self.training_end = self._runtime.clock()
             self._secondary(secondary or status)
