@@ -47,23 +47,49 @@ def test_requirements_are_exact_pins_equal_to_pyproject() -> None:
         assert version == expected, f"{name}=={version} in requirements.txt, {expected} in the project"
 
 
+def module_level_imports(path: Path) -> list[str]:
+    """What importing ``path`` imports (imports inside functions are optional: boto3 in core, for one)."""
+    names: list[str] = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    return names
+
+
+def source_of(module: str) -> Path | None:
+    """The file of one of our modules (``core.schema`` → core/schema.py), ``None`` for anything else."""
+    base = REPO.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def test_every_package_the_image_code_imports_is_installed_by_requirements() -> None:
-    """Module-level imports only: core imports boto3 inside the one function that reads from S3."""
-    shipped = [*IMAGE.rglob("*.py"), *(REPO / "core").rglob("*.py")]
+    """Follow the imports from training_image/ through core/: each third-party one needs a requirement."""
     distributions = importlib.metadata.packages_distributions()
     requirements = image_requirements()
+    queue = list(IMAGE.rglob("*.py"))
+    seen: set[Path] = set()
     missing = set()
-    for path in shipped:
-        for node in ast.parse(path.read_text()).body:  # module level: what importing the module needs
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                if top in sys.stdlib_module_names or top in {"core", "training_image", "__future__"}:
-                    continue
-                if not any(d.lower() in requirements for d in distributions.get(top, [top])):
-                    missing.add(f"{top} ({path.relative_to(REPO)})")
+    while queue:
+        path = queue.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in module_level_imports(path):
+            top = name.split(".")[0]
+            if top in {"core", "training_image"}:
+                parts = name.split(".")  # importing a.b.c runs a/__init__.py and a/b/__init__.py too
+                queue += [s for i in range(1, len(parts) + 1) if (s := source_of(".".join(parts[:i]))) is not None]
+            elif top not in {*sys.stdlib_module_names, "__future__"} and not any(
+                d.lower() in requirements for d in distributions.get(top, [top])
+            ):
+                missing.add(f"{top} ({path.relative_to(REPO)})")
+
+    assert REPO / "core" / "schema.py" in seen  # the walk reaches core through the image's imports
     assert not missing, sorted(missing)
 
 
