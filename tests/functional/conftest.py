@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
@@ -51,7 +52,7 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield moto_endpoint
 
 
-def client(service: str):  # noqa: ANN201 - boto3 clients are untyped
+def client(service: str) -> Any:  # boto3 clients are untyped
     return boto3.client(service, region_name=REGION)
 
 
