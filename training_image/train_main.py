@@ -8,7 +8,8 @@ the model directory that ``serve`` and the pipeline read:
 - ``model/summary.json``: problem type, objective, hyperparameters used, best iteration, metrics;
 - ``output/data/evaluation.json`` when a ``test`` channel exists.
 
-Exit codes: 0 success, 1 a problem the user can fix (the failure file says what), 2 our own bug.
+Exit codes: 0 success, 1 a problem the user can fix (the failure file says what, XGBoost's own refusals
+of parameters included), 2 our own bug.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Mapping
@@ -34,6 +36,7 @@ from training_image.hyperparameters import TrainingParameters, parse_hyperparame
 from training_image.trainer import TrainingResult, check_labels, train
 
 log = logging.getLogger("dropml.train")
+_XGBOOST_PREFIX = re.compile(r"^\[[0-9:]+\] \S+:\d+: ")
 
 SCHEMA_FILE = "schema.json"
 FAILURE_REASON_MAX = 1024  # SageMaker's FailureReason keeps at most this many characters
@@ -57,10 +60,19 @@ def run(env: TrainingEnvironment) -> int:
         run_job(env)
     except UserInputError as exc:
         return fail(env.failure_file, exc.reason, EXIT_USER_ERROR)
+    except xgb.core.XGBoostError as exc:
+        # Free-form parameters (monotone_constraints, updater, base_score, …) are XGBoost's to check.
+        return fail(env.failure_file, f"XGBoost refused the job: {xgboost_reason(exc)}", EXIT_USER_ERROR)
     except Exception as exc:
         traceback.print_exc()
         return fail(env.failure_file, f"internal error in train: {type(exc).__name__}: {exc}", EXIT_INTERNAL_ERROR)
     return 0
+
+
+def xgboost_reason(exc: Exception) -> str:
+    """XGBoost's message without its ``[time] source.cc:line:`` prefix and stack trace."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return _XGBOOST_PREFIX.sub("", first)
 
 
 def fail(failure_file: Path, reason: str, code: int) -> int:

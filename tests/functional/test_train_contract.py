@@ -143,6 +143,11 @@ def test_regression_on_diabetes_reports_rmse_mae_and_r2(opt_ml):
         ({}, "text/libsvm", "content type 'text/libsvm' is not supported"),
         ({"objective": "multi:softprob"}, "text/csv", "num_class is required with objective multi:softprob"),
         ({"early_stopping_rounds": "3"}, "text/csv", "early_stopping_rounds needs a validation channel"),
+        (
+            {"monotone_constraints": "(1,0"},
+            "text/csv",
+            "XGBoost refused the job: Invalid Parameter format for monotone_constraints",
+        ),
     ],
 )
 def test_a_problem_the_user_can_fix_leaves_a_one_line_reason_and_a_failing_exit(
