@@ -85,7 +85,7 @@ class Rule:
         if self.choices:
             if text not in self.choices:
                 raise _bad(name, text, self)
-            return text
+            return int(text) if self.kind is int else text
         if self.kind is str:
             return text
         try:

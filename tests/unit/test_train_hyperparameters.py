@@ -30,6 +30,8 @@ def test_a_built_in_algorithm_configuration_is_taken_with_its_meanings():
 
     assert parameters.num_round == 50
     assert parameters.early_stopping_rounds == 10
+    assert parameters.csv_weights is False
+    assert parse_hyperparameters({"csv_weights": "1"}, problem_type=None, num_class=None).csv_weights is True
     assert parameters.problem_type == "binary"
     booster = parameters.booster_params
     assert booster["max_depth"] == 5 and booster["eta"] == 0.2 and booster["lambda"] == 1.5
