@@ -16,11 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -97,17 +100,31 @@ def opt_ml_tree(root: Path, data: Path, rounds: int) -> None:
     (config / "inputdataconfig.json").write_text(json.dumps(channels))
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds (user + system, steadier on a shared machine) and stdout of a child."""
+@dataclass(frozen=True)
+class Measured:
+    wall_s: float
+    cpu_s: float  # user + system: steadier than wall time on a shared machine
+    peak_mb: float | None  # the child's peak RSS, where GNU time is there to tell
+    stdout: str
+
+
+def timed(command: list[str], env: dict[str, str]) -> Measured:
+    gnu_time = shutil.which("time")  # GNU time reports the peak RSS of the process it runs
+    wrapped = [gnu_time, "-f", "peak_rss_kb=%M", *command] if gnu_time else command
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(wrapped, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"{command[0]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, cpu, done.stdout
+    peak = re.search(r"peak_rss_kb=(\d+)", done.stderr)
+    return Measured(
+        wall_s=elapsed,
+        cpu_s=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        peak_mb=int(peak.group(1)) / 1024 if peak else None,
+        stdout=done.stdout,
+    )
 
 
 def main() -> None:
@@ -130,25 +147,26 @@ def main() -> None:
         print(f"generated {args.rows:,} train rows x {args.features} features ({size_mb:,.0f} MB of CSV) "
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-        bare_times, train_times, bare_cpu, train_cpu = [], [], [], []
+        bare_runs: list[Measured] = []
+        train_runs: list[Measured] = []
         for attempt in range(args.repeats):
-            bare_s, bare_cpu_s, bare_out = timed(
+            bare = timed(
                 [sys.executable, __file__, "--rounds", str(args.rounds), "--baseline-only", str(work / "data")], env
             )
             root = work / f"opt-ml-{attempt}"
             opt_ml_tree(root, work / "data", args.rounds)
-            train_s, train_cpu_s, train_out = timed([str(TRAIN)], {**env, "DROPML_OPT_ML": str(root)})
-            phases = json.loads(bare_out.strip().splitlines()[-1])
-            lines = sum(1 for line in train_out.splitlines() if line.startswith("["))
-            print(f"run {attempt + 1}: bare xgboost.train {bare_s:.2f} s wall, {bare_cpu_s:.2f} s CPU "
-                  f"(load {phases['load_s']:.2f} s, train {phases['train_s']:.2f} s); "
-                  f"train {train_s:.2f} s wall, {train_cpu_s:.2f} s CPU ({lines} metric lines)")  # fmt: skip
-            bare_times.append(bare_s)
-            train_times.append(train_s)
-            bare_cpu.append(bare_cpu_s)
-            train_cpu.append(train_cpu_s)
-        ratio = min(train_times) / min(bare_times)
-        cpu_ratio = min(train_cpu) / min(bare_cpu)
+            ours = timed([str(TRAIN)], {**env, "DROPML_OPT_ML": str(root)})
+            phases = json.loads(bare.stdout.strip().splitlines()[-1])
+            lines = sum(1 for line in ours.stdout.splitlines() if line.startswith("["))
+            print(f"run {attempt + 1}: bare xgboost.train {bare.wall_s:.2f} s wall, {bare.cpu_s:.2f} s CPU, "
+                  f"peak {bare.peak_mb or 0:,.0f} MB (load {phases['load_s']:.2f} s, train {phases['train_s']:.2f} s); "
+                  f"train {ours.wall_s:.2f} s wall, {ours.cpu_s:.2f} s CPU, peak {ours.peak_mb or 0:,.0f} MB "
+                  f"({lines} metric lines)")  # fmt: skip
+            bare_runs.append(bare)
+            train_runs.append(ours)
+        bare_s, train_s = min(r.wall_s for r in bare_runs), min(r.wall_s for r in train_runs)
+        bare_cpu, train_cpu = min(r.cpu_s for r in bare_runs), min(r.cpu_s for r in train_runs)
+        ratio, cpu_ratio = train_s / bare_s, train_cpu / bare_cpu
         print(f"ratio train / bare: {ratio:.3f} wall, {cpu_ratio:.3f} CPU (target <= {TARGET_RATIO})")
         print(
             json.dumps(
@@ -158,10 +176,12 @@ def main() -> None:
                     "features": args.features,
                     "rounds": args.rounds,
                     "csv_mb": round(size_mb, 1),
-                    "bare_xgboost_s": round(min(bare_times), 3),
-                    "train_s": round(min(train_times), 3),
-                    "bare_xgboost_cpu_s": round(min(bare_cpu), 3),
-                    "train_cpu_s": round(min(train_cpu), 3),
+                    "bare_xgboost_s": round(bare_s, 3),
+                    "train_s": round(train_s, 3),
+                    "bare_xgboost_cpu_s": round(bare_cpu, 3),
+                    "train_cpu_s": round(train_cpu, 3),
+                    "bare_xgboost_peak_mb": bare_runs[0].peak_mb and round(bare_runs[0].peak_mb),
+                    "train_peak_mb": train_runs[0].peak_mb and round(train_runs[0].peak_mb),
                     "ratio": round(ratio, 3),
                     "cpu_ratio": round(cpu_ratio, 3),
                     "target": TARGET_RATIO,
