@@ -20,11 +20,12 @@ COMPARISON_METRIC: dict[ProblemType, tuple[str, bool]] = {
 _EPS = 1e-15
 
 
-def score(problem_type: ProblemType, labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+def score(problem_type: ProblemType, labels: np.ndarray, predictions: np.ndarray) -> dict[str, float | None]:
     """Metrics that fit the problem type.
 
     ``predictions``: P(class 1) per row for binary, an (n, k) probability matrix for multiclass, the
-    predicted value for regression.
+    predicted value for regression. A metric that is undefined on these rows (AUC with one class, R²
+    of a constant label) is None, which JSON can carry and a comparison can see.
     """
     labels = np.asarray(labels, dtype=np.float64)
     predictions = np.asarray(predictions, dtype=np.float64)
@@ -46,7 +47,8 @@ def score(problem_type: ProblemType, labels: np.ndarray, predictions: np.ndarray
         predicted = probabilities.argmax(axis=1)
         return {
             "accuracy": float(np.mean(predicted == classes)),
-            "f1": float(np.mean([_f1(classes, predicted, positive=k) for k in range(probabilities.shape[1])])),
+            # macro F1 over the classes present in labels or predictions, as scikit-learn averages it
+            "f1": float(np.mean([_f1(classes, predicted, positive=k) for k in np.union1d(classes, predicted)])),
             "logloss": float(-np.mean(np.log(probabilities[np.arange(len(classes)), classes]))),
         }
     errors = predictions - labels
@@ -54,16 +56,16 @@ def score(problem_type: ProblemType, labels: np.ndarray, predictions: np.ndarray
     return {
         "rmse": float(np.sqrt(np.mean(errors**2))),
         "mae": float(np.mean(np.abs(errors))),
-        "r2": float(1 - np.sum(errors**2) / total) if total > 0 else 0.0,
+        "r2": float(1 - np.sum(errors**2) / total) if total > 0 else None,
     }
 
 
-def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties counted half."""
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties counted half; None with one class only."""
     positives = labels == 1
     n_pos, n_neg = int(positives.sum()), int((~positives).sum())
     if n_pos == 0 or n_neg == 0:
-        return float("nan")
+        return None
     _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
     average_rank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based rank, averaged over ties
     ranks = average_rank[inverse]

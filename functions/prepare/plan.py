@@ -41,7 +41,8 @@ GRID_RANGES: dict[str, list[dict[str, Any]]] = {
         {"Name": "max_depth", "Values": ["3", "6", "9"]},
     ],
 }
-METRIC_REGEX = r".*\[[0-9]+\].*#011{channel}-{metric}:(\S+)"
+# The capture is a number, not \S+: CloudWatch shows tabs as "#011", which \S+ would run on through.
+METRIC_REGEX = r".*\[[0-9]+\].*#011{channel}-{metric}:([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 
 
 @dataclass(frozen=True)
