@@ -90,7 +90,7 @@ def read_test_split(s3: Any, data_uri: str) -> np.ndarray:
     return np.vstack(frames)
 
 
-def score_endpoint(runtime: Any, endpoint: str, schema: Schema, rows: np.ndarray) -> dict[str, float]:
+def score_endpoint(runtime: Any, endpoint: str, schema: Schema, rows: np.ndarray) -> dict[str, float | None]:
     """Send the rows to a live endpoint as raw records and score its answers like the winner's."""
     records = schema.decode_rows(rows[:, 1:])
     predictions: list[dict[str, Any]] = []
@@ -125,6 +125,10 @@ def decide(*, schema: Schema, winner: dict[str, Any], champion: dict[str, Any] |
             True, f"the live model could not be scored on this data ({champion['error']})", metric, winner, champion
         )
     champion_value = champion["metrics"][metric]
+    if challenger_value is None or champion_value is None:
+        return Decision(
+            True, f"{metric} is undefined on this test split; deploying the new model", metric, winner, champion
+        )
     gain = improvement(schema.problem_type, challenger_value, champion_value)
     comparison = f"{metric} {challenger_value:.4f} vs live {champion_value:.4f} ({better} is better)"
     if gain > margin:

@@ -1,7 +1,8 @@
 """The state machine's first state: an adapter over :func:`prepare_execution`.
 
-A refused input raises :class:`core.errors.UserInputError`; Step Functions sees its type as the error
-name and the message as the cause, and the definition's Catch turns it into a failure email.
+The definition passes ``{"input": <execution input>, "execution": <execution name>}``. A refused
+input raises :class:`core.errors.UserInputError`; Step Functions sees its type as the error name and the
+message as the cause, and the definition's Catch turns it into a failure email.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = prepare_execution(
-        event,
+        event["input"],
+        execution_name=event["execution"],
         s3=aws.client("s3"),
         storage_options=aws.polars_storage_options(),
         gpu_configured=bool(os.environ.get(GPU_INSTANCE_TYPE)),

@@ -7,6 +7,7 @@ computed here and the definition only reads fields of the plan.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ OBJECTIVES: dict[ProblemType, tuple[str, str, str]] = {
     "multiclass": ("multi:softprob", "mlogloss", "Minimize"),
     "regression": ("reg:squarederror", "rmse", "Minimize"),
 }
+ATTEMPT_ID_LENGTH = 10
 DEFAULT_STATIC = {"num_round": "200", "early_stopping_rounds": "20"}
 # Search space in SageMaker's ParameterRanges shape; the built-in algorithm's recommended ranges.
 DEFAULT_RANGES: dict[str, list[dict[str, str]]] = {
@@ -58,13 +60,19 @@ class JobNames:
     endpoint: str
 
 
-def job_names(prefix: str, dataset: str, run: str, endpoint: str | None) -> JobNames:
+def attempt_id(execution_name: str) -> str:
+    """A short id per execution: a rerun of the same upload needs new job names (SageMaker never
+    reuses one), while a retried state of the same execution keeps its names."""
+    return hashlib.sha256(execution_name.encode()).hexdigest()[:ATTEMPT_ID_LENGTH]
+
+
+def job_names(prefix: str, dataset: str, attempt: str, endpoint: str | None) -> JobNames:
     """Names start with the stack's prefix, so IAM can scope SageMaker permissions to this stack
     (a user's own endpoint name from the settings is prefixed too)."""
 
     def within(limit: int, suffix: str) -> str:
-        room = limit - len(prefix) - len(run) - len(suffix) - 3
-        return f"{prefix}-{slug(dataset, room)}-{run}-{suffix}" if room > 0 else f"{prefix}-{run}-{suffix}"
+        room = limit - len(prefix) - len(attempt) - len(suffix) - 3
+        return f"{prefix}-{slug(dataset, room)}-{attempt}-{suffix}" if room > 0 else f"{prefix}-{attempt}-{suffix}"
 
     return JobNames(
         training_gpu=within(TRAINING_JOB_NAME_MAX, "gpu"),
@@ -95,7 +103,7 @@ def plan_run(
     *,
     prefix: str,
     dataset: str,
-    run: str,
+    execution_name: str,
     schema: Schema,
     settings: DatasetSettings,
     use_gpu: bool,
@@ -117,7 +125,7 @@ def plan_run(
     return {
         "mode": settings.mode,
         "use_gpu": use_gpu,
-        "names": asdict(job_names(prefix, dataset, run, settings.endpoint_name)),
+        "names": asdict(job_names(prefix, dataset, attempt_id(execution_name), settings.endpoint_name)),
         "channels": {
             "train": f"{data}/train/",
             "validation": f"{data}/validation/",

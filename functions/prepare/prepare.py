@@ -20,6 +20,7 @@ from functions.runs import convert_upload, prepared_document, read_settings
 def prepare_execution(
     document: Any,
     *,
+    execution_name: str,
     s3: Any,
     storage_options: dict[str, str] | None,
     gpu_configured: bool,
@@ -69,7 +70,7 @@ def prepare_execution(
         "plan": plan_run(
             prefix=name_prefix,
             dataset=dataset,
-            run=run,
+            execution_name=execution_name,
             schema=schema,
             settings=settings,
             use_gpu=use_gpu,

@@ -43,7 +43,11 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
     )
 
     run = app.lambda_handler(
-        {"source": f"s3://{bucket}/incoming/penguins/penguins.csv", "settings": {"instance": "cpu"}}, LambdaContext()
+        {
+            "input": {"source": f"s3://{bucket}/incoming/penguins/penguins.csv", "settings": {"instance": "cpu"}},
+            "execution": "console-run-1",
+        },
+        LambdaContext(),
     )
 
     expected_run = run_id(bucket, "incoming/penguins/penguins.csv", put["ETag"].strip('"'))
@@ -58,8 +62,14 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
 
     # running the same upload again reuses the prepared data
     parts_before = s3.list_objects_v2(Bucket=bucket, Prefix="runs/")["KeyCount"]
-    again = app.lambda_handler({"source": f"s3://{bucket}/incoming/penguins/penguins.csv"}, LambdaContext())
+    again = app.lambda_handler(
+        {"input": {"source": f"s3://{bucket}/incoming/penguins/penguins.csv"}, "execution": "console-run-2"},
+        LambdaContext(),
+    )
     assert again["run_id"] == expected_run and again["plan"]["use_gpu"] is True
+    # … but a second execution gets its own job names: SageMaker never reuses a name
+    assert again["plan"]["names"]["tuning_cpu"] != plan["names"]["tuning_cpu"]
+    assert again["plan"]["names"]["endpoint"] == plan["names"]["endpoint"] == "dropml-penguins"
     assert s3.list_objects_v2(Bucket=bucket, Prefix="runs/")["KeyCount"] == parts_before
 
 
@@ -80,5 +90,5 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
 def test_bad_console_input_fails_with_a_reason(bucket: str, document: dict, message: str) -> None:
     client("s3").put_object(Bucket=bucket, Key="incoming/p/x.csv", Body=b"a,target\n1,0\n2,1\n")
     with pytest.raises(UserInputError) as error:
-        app.lambda_handler(document, LambdaContext())
+        app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
     assert message in error.value.reason

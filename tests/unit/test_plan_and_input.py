@@ -21,7 +21,7 @@ def plan(settings: DatasetSettings, dataset: str = "penguins") -> dict:
     return plan_run(
         prefix="dropml",
         dataset=dataset,
-        run="0123456789ab",
+        execution_name="penguins-0123456789ab",
         schema=SCHEMA,
         settings=settings,
         use_gpu=True,
