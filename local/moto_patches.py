@@ -35,9 +35,12 @@ from typing import Any, Final, Literal, cast
 
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
+from moto.core.exceptions import JsonRESTError
 from moto.s3 import notifications as s3_notifications
 from moto.s3.models import FakeBucket, s3_backends
 from moto.sagemaker.models import sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.sns.models import Subscription
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.models import StateMachine, StepFunctionBackend
@@ -66,8 +69,11 @@ from moto.stepfunctions.utils import cfn_to_api_tags
 from moto.utilities.utils import get_partition
 
 from local import lambda_runner, mail
+from local.sagemaker.api import OPERATIONS, LocalSageMaker
+from local.sagemaker.errors import ModelError, SageMakerApiError
 
 _LOG_TAIL_BYTES = 4096
+_ABSENT: Final = object()
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class _Installed:
     """The settings of the patches installed in this process (None when they are not)."""
 
     settings: LocalSettings | None = None
+    sagemaker: LocalSageMaker | None = None
 
 
 class _Replacements:
@@ -92,8 +99,9 @@ class _Replacements:
         self._originals: list[tuple[Any, str, Any]] = []
 
     def replace(self, owner: Any, name: str, value: Any) -> Any:
-        """Set ``owner.name`` to ``value``; return the original (as stored, descriptors included)."""
-        original = vars(owner)[name]
+        """Set ``owner.name`` to ``value``; return the original (as stored, descriptors included), or
+        ``_ABSENT`` when moto does not define it (the attribute is then removed again on restore)."""
+        original = vars(owner).get(name, _ABSENT)
         self._originals.append((owner, name, original))
         setattr(owner, name, value)
         return original
@@ -101,7 +109,10 @@ class _Replacements:
     def restore(self) -> None:
         while self._originals:
             owner, name, original = self._originals.pop()
-            setattr(owner, name, original)
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
 
 @contextmanager
@@ -127,11 +138,15 @@ def installed(settings: LocalSettings) -> Iterator[None]:
             _patch_cloudformation_state_machine,
             _patch_cloudformation_bucket,
             _patch_sagemaker_task_service,
+            _patch_sagemaker_jobs_and_endpoints,
         ):
             install(replacements)
         yield
     finally:
         replacements.restore()
+        if _Installed.sagemaker is not None:
+            _Installed.sagemaker.shutdown()
+            _Installed.sagemaker = None
         _JobSource.current = previous_job_source
         if previous_sfn_config is None:
             default_user_config.pop("stepfunctions", None)
@@ -518,3 +533,84 @@ def _patch_sagemaker_task_service(replacements: _Replacements) -> None:
 
     replacements.replace(state_task_service_factory, "state_task_service_for", state_task_service_for)
     replacements.replace(state_task_factory, "state_task_service_for", state_task_service_for)
+
+
+# 8. SageMaker jobs and endpoints that really run ---------------------------------------------------
+
+
+def _sagemaker_api_result(value: Any) -> Any:
+    """An engine answer as SageMaker's JSON protocol sends it: timestamps as epoch seconds."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {key: _sagemaker_api_result(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_sagemaker_api_result(item) for item in value]
+    return value
+
+
+def _sagemaker_action(action: str) -> Callable[[SageMakerResponse], str]:
+    def handle(self: SageMakerResponse) -> str:
+        engine = _Installed.sagemaker
+        assert engine is not None
+        try:
+            answer = engine.call(action, self.current_account, self.region, json.loads(self.body or "{}"))
+        except SageMakerApiError as error:
+            raise JsonRESTError(error.code, error.message) from None
+        return json.dumps(_sagemaker_api_result(answer))
+
+    return handle
+
+
+def _invoke_endpoint(self: SageMakerRuntimeResponse) -> tuple[int, dict[str, str], bytes | str]:
+    engine = _Installed.sagemaker
+    assert engine is not None
+    request: dict[str, Any] = {
+        "EndpointName": self.path.split("/")[2],
+        "Body": self.body if isinstance(self.body, bytes) else (self.body or "").encode(),
+        "ContentType": self.headers.get("Content-Type", "application/octet-stream"),
+        "Accept": self.headers.get("Accept", "*/*"),
+    }
+    for header, key in (
+        ("X-Amzn-SageMaker-Target-Variant", "TargetVariant"),
+        ("X-Amzn-SageMaker-Custom-Attributes", "CustomAttributes"),
+    ):
+        if self.headers.get(header):
+            request[key] = self.headers[header]
+    try:
+        answer = engine.invoke(self.current_account, self.region, request)
+    except SageMakerApiError as error:
+        body: dict[str, Any] = {"message": error.message}
+        if isinstance(error, ModelError):
+            body.update(
+                OriginalStatusCode=error.original_status,
+                OriginalMessage=error.original_message,
+                LogStreamArn=error.log_stream_arn,
+            )
+        return error.status, {"x-amzn-ErrorType": error.code, "Content-Type": "application/json"}, json.dumps(body)
+    headers = {
+        "Content-Type": answer["ContentType"],
+        "x-Amzn-Invoked-Production-Variant": answer["InvokedProductionVariant"],
+    }
+    if answer.get("CustomAttributes"):
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = answer["CustomAttributes"]
+    return 200, headers, answer["Body"]
+
+
+def _patch_sagemaker_jobs_and_endpoints(replacements: _Replacements) -> None:
+    """moto's SageMaker only records calls; these operations go to :mod:`local.sagemaker` instead, which
+    runs the training image for real, and ``.sync`` tasks poll its job descriptions."""
+    settings = _settings()
+    engine = LocalSageMaker(endpoint_url=settings.endpoint_url, work_dir=settings.work_dir / "sagemaker")
+    _Installed.sagemaker = engine
+    for action in OPERATIONS:
+        name = "".join("_" + c.lower() if c.isupper() else c for c in action).lstrip("_")
+        replacements.replace(SageMakerResponse, name, _sagemaker_action(action))
+    replacements.replace(SageMakerRuntimeResponse, "invoke_endpoint", _invoke_endpoint)
+
+    def describe(kind: JobKind, name: str, account: str, region: str) -> dict[str, Any]:
+        action = "DescribeTrainingJob" if kind == "TrainingJob" else "DescribeHyperParameterTuningJob"
+        key = "TrainingJobName" if kind == "TrainingJob" else "HyperParameterTuningJobName"
+        return engine.call(action, account, region, {key: name})
+
+    use_sagemaker_job_source(describe)

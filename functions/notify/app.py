@@ -23,7 +23,7 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = {**event["state"], "started_at": event.get("started_at")}
-    report = build_report(state, finished_at=datetime.now(UTC))
+    report = build_report(state, failed=event["outcome"] == "failed", finished_at=datetime.now(UTC))
     aws.client("sns").publish(
         TopicArn=os.environ[NOTIFICATION_TOPIC_ARN],
         Subject=report.subject,

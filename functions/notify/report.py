@@ -33,11 +33,15 @@ class Report:
     document: dict[str, Any]
 
 
-def build_report(state: dict[str, Any], *, finished_at: datetime) -> Report:
-    """The success or failure report for one execution's final state."""
-    failure = state.get("failure")
+def build_report(state: dict[str, Any], *, failed: bool, finished_at: datetime) -> Report:
+    """The success or failure report for one execution's final state.
+
+    ``failed`` comes from the definition (which Notify state ran): a run that recovered from a GPU
+    capacity failure still carries that failure in its state, yet succeeded.
+    """
+    failure = (state.get("failure") or {"Error": "Unknown", "Cause": "no details"}) if failed else None
     dataset = state.get("dataset") or _dataset_from_source(state.get("source", ""))
-    outcome = _outcome(state)
+    outcome = _outcome(state, failure)
     duration = _duration(state.get("started_at"), finished_at)
     lines = [
         f"dropml run {state.get('run_id', '(not assigned)')} for dataset {dataset!r}",
@@ -53,14 +57,15 @@ def build_report(state: dict[str, Any], *, finished_at: datetime) -> Report:
     lines += _data_lines(state.get("prepared"))
     lines += _training_lines(state.get("training"), state.get("gpu_fallback"))
     lines += _evaluation_lines(state.get("evaluation"))
-    lines += _endpoint_lines(state)
+    if not failure:
+        lines += _endpoint_lines(state)
     document = {
         "status": "failed" if failure else "succeeded",
         "outcome": outcome,
         "dataset": dataset,
         "run_id": state.get("run_id"),
         "source": state.get("source"),
-        "failed_step": state.get("failed_step") if failure else None,
+        "failed_step": state.get("failed_step", "unknown step") if failure else None,
         "reason": failure_reason(failure) if failure else None,
         "decision": (state.get("evaluation") or {}).get("decision"),
         "metrics": _metrics_table(state.get("evaluation")),
@@ -85,8 +90,8 @@ def failure_reason(failure: dict[str, Any]) -> str:
     return f"{cause or 'no details'} ({error})"
 
 
-def _outcome(state: dict[str, Any]) -> str:
-    if state.get("failure"):
+def _outcome(state: dict[str, Any], failure: dict[str, Any] | None) -> str:
+    if failure is not None:
         return f"FAILED at {state.get('failed_step', 'an unknown step')}"
     evaluation = state.get("evaluation") or {}
     endpoint = (state.get("deployment") or {}).get("endpoint", "")
@@ -155,7 +160,7 @@ def _evaluation_lines(evaluation: dict[str, Any] | None) -> list[str]:
 
 def _endpoint_lines(state: dict[str, Any]) -> list[str]:
     endpoint = (state.get("deployment") or {}).get("endpoint")
-    if not endpoint or state.get("failure"):
+    if not endpoint:
         return []
     example = (state.get("evaluation") or {}).get("example_record") or {}
     body = json.dumps([example], ensure_ascii=False)

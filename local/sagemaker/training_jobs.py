@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from local.sagemaker import s3
+from local.sagemaker.capacity import capacity_failure
 from local.sagemaker.errors import ResourceInUse, ValidationError
 from local.sagemaker.images import builtin_metric_definitions, unrunnable_reason
 from local.sagemaker.logs import TRAINING_LOG_GROUP, LogStream, as_logged
@@ -225,7 +226,8 @@ class TrainingJob:
 
     def _prepare(self) -> None:
         algorithm = self.request["AlgorithmSpecification"]
-        reason = unrunnable_reason(algorithm.get("TrainingImage"))
+        instance_type = (self.request.get("ResourceConfig") or {}).get("InstanceType", "")
+        reason = unrunnable_reason(algorithm.get("TrainingImage")) or capacity_failure(instance_type)
         if reason is not None:
             self._finish("Failed", reason)
             raise _Done

@@ -21,6 +21,7 @@ def test_success_email_explains_the_decision_metrics_and_how_to_call_the_endpoin
         "prepared": PREPARED,
         "training": {"kind": "tuning job", "job": "dropml-penguins-0123456789ab-c", "device": "CPU"},
         "gpu_fallback": {"reason": "CapacityError: no ml.g4dn.xlarge"},
+        "failure": {"Error": "States.TaskFailed", "Cause": "CapacityError: no ml.g4dn.xlarge"},  # recovered from
         "evaluation": {
             "decision": "deploy",
             "reason": "the new model is better: logloss 0.1000 vs live 0.2000 (lower is better)",
@@ -30,7 +31,7 @@ def test_success_email_explains_the_decision_metrics_and_how_to_call_the_endpoin
         },
         "deployment": {"endpoint": "dropml-penguins", "status": "InService"},
     }
-    report = build_report(state, finished_at=FINISHED)
+    report = build_report(state, failed=False, finished_at=FINISHED)
     assert report.subject == "dropml penguins: deployed the new model to endpoint dropml-penguins"
     body = report.body
     assert "Duration: 4 min 30 s" in body
@@ -53,7 +54,7 @@ def test_failure_email_names_step_reason_and_what_to_do() -> None:
         },
         "failed_step": "Prepare data",
     }
-    report = build_report(state, finished_at=FINISHED)
+    report = build_report(state, failed=True, finished_at=FINISHED)
     assert report.subject == "dropml penguins: FAILED at Prepare data"
     assert "Reason: no column named 'species' (UserInputError)" in report.body
     assert "What to do: Fix the CSV" in report.body
@@ -62,5 +63,5 @@ def test_failure_email_names_step_reason_and_what_to_do() -> None:
 
 def test_subject_is_ascii_and_short_for_sns() -> None:
     state = {"source": "s3://b/incoming/" + "ü" * 150 + "/f.csv", "failure": {"Error": "X"}, "failed_step": "Train"}
-    subject = build_report(state, finished_at=FINISHED).subject
+    subject = build_report(state, failed=True, finished_at=FINISHED).subject
     assert subject.isascii() and len(subject) < 100
