@@ -29,12 +29,13 @@ class Watched:
 
 def current_state(stepfunctions: Any, arn: str) -> str | None:
     """The name of the state the execution entered last."""
-    events = stepfunctions.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=50)["events"]
-    for event in events:
-        details = event.get("stateEnteredEventDetails")
-        if details:
-            return str(details["name"])
-    return None
+    entered = None
+    for page in stepfunctions.get_paginator("get_execution_history").paginate(executionArn=arn):
+        for event in page["events"]:
+            details = event.get("stateEnteredEventDetails")
+            if details:
+                entered = str(details["name"])
+    return entered
 
 
 def tuning_progress(sagemaker: Any, tuning_job: str) -> str:
@@ -45,10 +46,11 @@ def tuning_progress(sagemaker: Any, tuning_job: str) -> str:
         return ""
     total = job["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"]
     counters = job.get("TrainingJobStatusCounters", {})
-    finished = sum(counters.get(k, 0) for k in ("Completed", "Stopped", "RetryableError", "NonRetryableError"))
+    failed = counters.get("RetryableError", 0) + counters.get("NonRetryableError", 0)
+    finished = counters.get("Completed", 0) + counters.get("Stopped", 0) + failed
     objective = job["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
     best = job.get("BestTrainingJob", {}).get("FinalHyperParameterTuningJobObjectiveMetric")
-    text = f"trial {finished}/{total} done"
+    text = f"trial {finished}/{total} finished" + (f" ({failed} failed)" if failed else "")
     if best:
         text += f", best {objective['MetricName']} {best['Value']:.4f}"
     return text
@@ -94,10 +96,10 @@ def follow(
 
 def _names_from_history(stepfunctions: Any, arn: str) -> dict[str, str] | None:
     """The plan's job names, read from the Prepare step's output in the execution's history."""
-    events = stepfunctions.get_execution_history(executionArn=arn, maxResults=100)["events"]
-    for event in events:
-        details = event.get("stateExitedEventDetails")
-        if details and details["name"] == "Prepare data":
-            names: dict[str, str] = json.loads(details["output"])["plan"]["names"]
-            return names
+    for page in stepfunctions.get_paginator("get_execution_history").paginate(executionArn=arn):
+        for event in page["events"]:
+            details = event.get("stateExitedEventDetails")
+            if details and details["name"] == "Prepare data":
+                names: dict[str, str] = json.loads(details["output"])["plan"]["names"]
+                return names
     return None
