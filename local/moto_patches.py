@@ -587,7 +587,9 @@ def _invoke_endpoint(self: SageMakerRuntimeResponse) -> tuple[int, dict[str, str
                 OriginalMessage=error.original_message,
                 LogStreamArn=error.log_stream_arn,
             )
-        return error.status, {"x-amzn-ErrorType": error.code, "Content-Type": "application/json"}, json.dumps(body)
+        # moto takes a handler's status from the "status" header, not from the tuple's first item.
+        headers = {"status": str(error.status), "x-amzn-ErrorType": error.code, "Content-Type": "application/json"}
+        return error.status, headers, json.dumps(body)
     headers = {
         "Content-Type": answer["ContentType"],
         "x-Amzn-Invoked-Production-Variant": answer["InvokedProductionVariant"],
