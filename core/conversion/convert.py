@@ -113,7 +113,7 @@ def _convert(
                 storage_options,
                 drop_missing_target=learned.target_missing > 0,
             )
-        except pl.exceptions.ComputeError as exc:
+        except pl.exceptions.PolarsError as exc:
             # A column read as numbers (never parsed by the profile) holds text further down: remove
             # what was written, read it as text and start over (it may now be categorical). Anything
             # else, or text in column after column, is a structural problem to find and describe.

@@ -99,7 +99,7 @@ def profile(
             result = lazy.select(
                 _expressions(layout, numeric, target, count_quoted=count_quoted, target_counts=target_few)
             ).collect(engine="streaming")
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        except pl.exceptions.PolarsError as exc:  # ComputeError, NoDataError, SchemaError (extra fields), …
             column = retyped_column(exc, numeric)
             if column is None:
                 raise ReadFailed(str(exc).split("\n", 1)[0]) from None

@@ -72,11 +72,49 @@ def ingest_upload(
     name = execution_name(dataset, run)
     execution_arn = _execution_arn(config.state_machine_arn, name)
 
-    if _execution_exists(clients.stepfunctions, execution_arn) or _object_exists(
-        clients.s3, upload.bucket, f"{prefix}rejected.json"
-    ):
-        return IngestOutcome(status="duplicate", key=upload.key, run_id=run, execution_arn=execution_arn)
+    try:
+        if _execution_exists(clients.stepfunctions, execution_arn) or _object_exists(
+            clients.s3, upload.bucket, f"{prefix}rejected.json"
+        ):
+            return IngestOutcome(status="duplicate", key=upload.key, run_id=run, execution_arn=execution_arn)
+        return _convert_and_start(
+            upload,
+            dataset,
+            file_name,
+            run,
+            name,
+            clients=clients,
+            config=config,
+            storage_options=storage_options,
+            now=now,
+        )
+    except Exception as error:
+        # Our bug or an AWS fault, not the user's: they still hear about their upload, then the
+        # error propagates so Lambda records it (and retries, which may well succeed).
+        clients.sns.publish(
+            TopicArn=config.topic_arn,
+            Subject=refusal_subject(file_name).replace("upload refused", "upload could not be processed"),
+            Message=(
+                f"Your upload {upload.uri} could not be processed because of an internal error "
+                f"({type(error).__name__}: {error}). Nothing was started; the file was not changed. "
+                "The error is in the ingest function's logs; uploading the file again retries it."
+            ),
+        )
+        raise
 
+
+def _convert_and_start(
+    upload: Upload,
+    dataset: str,
+    file_name: str,
+    run: str,
+    name: str,
+    *,
+    clients: AwsClients,
+    config: IngestConfig,
+    storage_options: dict[str, str] | None,
+    now: datetime | None,
+) -> IngestOutcome:
     try:
         settings = read_settings(clients.s3, upload.bucket, dataset)
         result = convert_upload(

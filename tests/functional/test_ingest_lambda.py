@@ -210,3 +210,20 @@ def test_awkward_upload_through_s3(stack: dict[str, str], corpus_dir: Path, name
         assert len(executions(stack["machine"])) == 1
         assert notifications(stack["queue"]) == []
     assert client("s3").get_object(Bucket=BUCKET, Key=f"incoming/{dataset}/{name}")["Body"].read() == original
+
+
+def test_an_internal_error_is_still_notified_and_raised(stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a state machine that does not exist (the stack was half-deleted): starting an execution fails
+    monkeypatch.setenv("STATE_MACHINE_ARN", stack["machine"].replace("dropml-pipeline", "gone"))
+    event = upload("incoming/diabetes/diabetes.csv", DIABETES.read_bytes())
+    client("s3").put_object(Bucket=BUCKET, Key="incoming/diabetes/dropml.json", Body=b'{"target": "progression"}')
+
+    with pytest.raises(Exception, match=r"StateMachineDoesNotExist|does not exist"):
+        invoke(event)
+
+    [message] = notifications(stack["queue"])
+    assert message["Subject"] == "dropml: upload could not be processed: diabetes.csv"
+    assert (
+        "internal error" in message["Message"]
+        and "s3://dropml-data/incoming/diabetes/diabetes.csv" in message["Message"]
+    )
