@@ -64,6 +64,7 @@ class DatasetSettings(BaseModel):
     tuning: TuningSettings = TuningSettings()
     instance: Literal["auto", "gpu", "cpu"] = "auto"
     endpoint_name: str | None = Field(None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    endpoint_instance_type: str | None = Field(None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     deploy_margin: float = Field(0.0, ge=0, le=1)
 
 

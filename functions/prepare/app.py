@@ -20,6 +20,7 @@ GPU_INSTANCE_TYPE = "GPU_INSTANCE_TYPE"
 NAME_PREFIX = "NAME_PREFIX"
 MAX_RUNTIME_SECONDS = "MAX_RUNTIME_SECONDS"
 ENDPOINT_POLL_SECONDS = "ENDPOINT_POLL_SECONDS"
+ENDPOINT_INSTANCE_TYPE = "ENDPOINT_INSTANCE_TYPE"
 MAX_TUNING_JOBS = "MAX_TUNING_JOBS"
 MAX_PARALLEL_TUNING_JOBS = "MAX_PARALLEL_TUNING_JOBS"
 
@@ -39,6 +40,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         name_prefix=os.environ[NAME_PREFIX],
         max_runtime_seconds=int(os.environ[MAX_RUNTIME_SECONDS]),
         endpoint_poll_seconds=int(os.environ[ENDPOINT_POLL_SECONDS]),
+        endpoint_instance_type=os.environ[ENDPOINT_INSTANCE_TYPE],
         default_settings={
             "tuning": {
                 "max_jobs": int(os.environ[MAX_TUNING_JOBS]),

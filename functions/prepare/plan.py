@@ -111,6 +111,7 @@ def plan_run(
     schema_uri: str,
     max_runtime_seconds: int,
     endpoint_poll_seconds: int,
+    endpoint_instance_type: str,
 ) -> dict[str, Any]:
     """The plan document the definition reads (JSON-ready, every hyperparameter a string)."""
     objective, metric, direction = OBJECTIVES[schema.problem_type]
@@ -139,6 +140,7 @@ def plan_run(
         "train_hyperparameters": static,
         "max_runtime_seconds": max_runtime_seconds,
         "endpoint_poll_seconds": endpoint_poll_seconds,
+        "endpoint_instance_type": settings.endpoint_instance_type or endpoint_instance_type,
         "ranges": tuning_ranges(set(settings.hyperparameters), settings.tuning.strategy),
         "metric_definitions": metric_definitions(metric),
         "tuning": tuning,

@@ -27,6 +27,7 @@ def prepare_execution(
     name_prefix: str,
     max_runtime_seconds: int,
     endpoint_poll_seconds: int,
+    endpoint_instance_type: str,
     default_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The run document every later state reads: input, settings, prepared data and the plan."""
@@ -78,6 +79,7 @@ def prepare_execution(
             schema_uri=prepared["schema"],
             max_runtime_seconds=max_runtime_seconds,
             endpoint_poll_seconds=endpoint_poll_seconds,
+            endpoint_instance_type=endpoint_instance_type,
         ),
     }
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from local.sagemaker import s3
+from local.sagemaker.capacity import capacity_failure
 from local.sagemaker.errors import (
     InternalFailure,
     ModelError,
@@ -412,7 +413,7 @@ class Endpoints:
         try:
             for spec in config["ProductionVariants"]:
                 container = models[spec["ModelName"]]["PrimaryContainer"]
-                reason = unrunnable_reason(container.get("Image"))
+                reason = unrunnable_reason(container.get("Image")) or capacity_failure(spec.get("InstanceType", ""))
                 if reason is not None:
                     raise _DeploymentFailed(reason)
                 folder = self._runtime.workdir / "endpoints" / endpoint.name / f"{number}-{spec['VariantName']}"

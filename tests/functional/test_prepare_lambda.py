@@ -25,6 +25,7 @@ def bucket(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
         "NAME_PREFIX": "dropml",
         "MAX_RUNTIME_SECONDS": "3600",
         "ENDPOINT_POLL_SECONDS": "30",
+        "ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
         "MAX_TUNING_JOBS": "6",
         "MAX_PARALLEL_TUNING_JOBS": "3",
     }.items():

@@ -29,6 +29,7 @@ def plan(settings: DatasetSettings, dataset: str = "penguins") -> dict:
         schema_uri="s3://b/runs/penguins/0123456789ab/schema.json",
         max_runtime_seconds=3600,
         endpoint_poll_seconds=30,
+        endpoint_instance_type="ml.m5.large",
     )
 
 

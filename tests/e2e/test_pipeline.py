@@ -1,0 +1,217 @@
+"""The product end to end in local mode: the real template, definition, Lambdas and training image.
+
+One local stack for the module; each test is a chapter of one dataset's life, in order: a first
+upload is tuned and deployed (GPU capacity missing → CPU, as on a machine without a GPU), a weak
+challenger is not deployed, a better one replaces the live model blue/green, a bad hyperparameter
+fails training, and a broken upload is refused. Each asserts on the email a user receives and on the
+endpoint's state.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local import stack
+from local.mail import list_outbox
+from local.ports import free_port
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+PENGUINS = REPO / "datasets" / "penguins" / "penguins.csv"
+ENDPOINT = "dropml-penguins"
+
+
+@dataclass
+class Pipeline:
+    local: stack.LocalStack
+    bucket: str
+    machine: str
+
+    def client(self, service: str) -> Any:
+        return self.local.session().client(service, endpoint_url=self.local.endpoint_url)
+
+    def upload(self, key: str, body: bytes) -> None:
+        self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def start(self, document: dict[str, Any], name: str) -> str:
+        started = self.client("stepfunctions").start_execution(
+            stateMachineArn=self.machine, name=name, input=json.dumps(document)
+        )
+        return str(started["executionArn"])
+
+    def execution_for(self, prefix: str, timeout_s: float = 60) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for item in self.client("stepfunctions").list_executions(stateMachineArn=self.machine)["executions"]:
+                if item["name"].startswith(prefix):
+                    return str(item["executionArn"])
+            time.sleep(0.3)
+        raise AssertionError(f"no execution named {prefix}* started")
+
+    def finished(self, arn: str, timeout_s: float = 240) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            described = self.client("stepfunctions").describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                return dict(described)
+            time.sleep(0.5)
+        raise AssertionError(f"{arn} still running after {timeout_s} s")
+
+    def email(self, subject_start: str, timeout_s: float = 20) -> str:
+        """The body of the newest email whose subject starts so (waits for SNS → SMTP delivery)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = [m for m in list_outbox(self.local.outbox) if m.subject.startswith(subject_start)]
+            if found:
+                return Path(found[-1].path).read_text()
+            time.sleep(0.3)
+        subjects = [m.subject for m in list_outbox(self.local.outbox)]
+        raise AssertionError(f"no email {subject_start!r}; got {subjects}")
+
+    def endpoint(self) -> dict[str, Any]:
+        return dict(self.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT))
+
+    def predict(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        answer = self.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=ENDPOINT, ContentType="application/json", Accept="application/json", Body=json.dumps(records)
+        )
+        return dict(json.loads(answer["Body"].read()))
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    home = tmp_path_factory.mktemp("dropml-home")
+    port = free_port()
+    local = stack.up(port, state_home=home)
+    try:
+        info = stack.status(port, state_home=home) or {}
+        yield Pipeline(local=local, bucket=info["bucket"], machine=info["state_machine_arn"])
+    finally:
+        stack.down(port, state_home=home)
+
+
+def decoded(text: str) -> str:
+    """The email's text with quoted-printable soft line breaks undone."""
+    message = email.message_from_string(text)
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+def test_first_upload_is_trained_on_cpu_after_gpu_capacity_fails_and_deployed(pipeline: Pipeline) -> None:
+    # a deliberately small first model, so that a later, tuned one can beat it
+    settings = {"target": "species", "mode": "train", "hyperparameters": {"num_round": 3, "max_depth": 1}}
+    pipeline.upload("incoming/penguins/dropml.json", json.dumps(settings).encode())
+    pipeline.upload("incoming/penguins/penguins.csv", PENGUINS.read_bytes())
+
+    described = pipeline.finished(pipeline.execution_for("penguins-"))
+
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["training"]["device"] == "CPU" and "gpu_fallback" in output
+    assert output["evaluation"]["decision"] == "deploy"
+    assert pipeline.endpoint()["EndpointStatus"] == "InService"
+    body = decoded(pipeline.email("dropml penguins: deployed the new model to endpoint dropml-penguins"))
+    assert "no model is live on this endpoint yet" in body
+    assert "GPU capacity was not available, so it ran on CPU instead" in body
+    assert "Metrics on this run's test split:" in body and "logloss" in body
+    assert "Classes: 0=Adelie, 1=Chinstrap, 2=Gentoo" in body
+    assert "--endpoint-name dropml-penguins" in body
+    answer = pipeline.predict([{"island": "Torgersen", "bill_length_mm": 39.1, "flipper_length_mm": 181}])
+    assert answer["predictions"][0]["label"] in ("Adelie", "Chinstrap", "Gentoo")
+
+
+def test_a_weaker_challenger_keeps_the_live_model(pipeline: Pipeline) -> None:
+    before = pipeline.endpoint()["EndpointConfigName"]
+    weak = {"mode": "train", "instance": "cpu", "hyperparameters": {"num_round": 1, "max_depth": 1, "eta": 0.01}}
+
+    arn = pipeline.start({"source": f"s3://{pipeline.bucket}/incoming/penguins/penguins.csv", "settings": weak}, "weak")
+    described = pipeline.finished(arn)
+
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"])["evaluation"]["decision"] == "keep"
+    assert pipeline.endpoint()["EndpointConfigName"] == before
+    body = decoded(pipeline.email("dropml penguins: kept the live model on endpoint dropml-penguins"))
+    assert "the live model is as good or better: logloss" in body
+
+
+def test_a_failed_deployment_keeps_the_old_endpoint_serving(pipeline: Pipeline) -> None:
+    # a better model, to be served on a GPU instance this machine cannot provision
+    before = pipeline.endpoint()["EndpointConfigName"]
+    better_on_gpu = {
+        "mode": "train",
+        "instance": "cpu",
+        "endpoint_instance_type": "ml.g4dn.xlarge",
+        "hyperparameters": {"num_round": 30},
+    }
+
+    arn = pipeline.start(
+        {"source": f"s3://{pipeline.bucket}/incoming/penguins/penguins.csv", "settings": better_on_gpu}, "gpu-endpoint"
+    )
+    described = pipeline.finished(arn)
+
+    assert described["status"] == "FAILED"
+    endpoint = pipeline.endpoint()
+    assert endpoint["EndpointStatus"] == "InService" and endpoint["EndpointConfigName"] == before
+    assert "CapacityError" in endpoint.get("FailureReason", "")
+    body = decoded(pipeline.email("dropml penguins: FAILED at Deploy"))
+    assert "CapacityError" in body and "The previous endpoint (if any) is still serving" in body
+    assert pipeline.predict([{"island": "Dream", "bill_length_mm": 46.5}])["predictions"][0]["label"]
+
+
+def test_a_tuned_challenger_replaces_the_live_model_blue_green(pipeline: Pipeline) -> None:
+    before = pipeline.endpoint()["EndpointConfigName"]
+    tuned = {"mode": "tune", "tuning": {"max_jobs": 2, "max_parallel_jobs": 2}, "hyperparameters": {"num_round": 40}}
+
+    arn = pipeline.start(
+        {"source": f"s3://{pipeline.bucket}/incoming/penguins/penguins.csv", "settings": tuned}, "tuned"
+    )
+    described = pipeline.finished(arn)
+
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["training"]["kind"] == "tuning job" and output["evaluation"]["decision"] == "deploy"
+    after = pipeline.endpoint()
+    assert after["EndpointStatus"] == "InService" and after["EndpointConfigName"] != before
+    body = decoded(pipeline.email("dropml penguins: deployed the new model"))
+    assert "the new model is better: logloss" in body
+    answer = pipeline.predict(
+        [{"island": "Biscoe", "bill_length_mm": 48.0, "flipper_length_mm": 222, "body_mass_g": 5400}]
+    )
+    assert answer["predictions"][0]["label"] == "Gentoo"
+
+
+def test_a_bad_hyperparameter_fails_training_and_says_which(pipeline: Pipeline) -> None:
+    before = pipeline.endpoint()["EndpointConfigName"]
+    bad = {"mode": "train", "instance": "cpu", "hyperparameters": {"max_depth": -3}}
+
+    arn = pipeline.start(
+        {"source": f"s3://{pipeline.bucket}/incoming/penguins/penguins.csv", "settings": bad}, "bad-depth"
+    )
+    described = pipeline.finished(arn)
+
+    assert described["status"] == "FAILED"
+    body = decoded(pipeline.email("dropml penguins: FAILED at Train"))
+    assert "max_depth" in body
+    assert pipeline.endpoint()["EndpointConfigName"] == before  # the live model keeps serving
+
+
+def test_a_refused_upload_is_emailed_and_starts_nothing(pipeline: Pipeline) -> None:
+    executions = len(pipeline.client("stepfunctions").list_executions(stateMachineArn=pipeline.machine)["executions"])
+
+    pipeline.upload("incoming/penguins/broken.csv", b"species,island\nAdelie,Dream,extra\n")
+
+    body = decoded(pipeline.email("dropml: upload refused: broken.csv"))
+    assert "line 2" in body
+    time.sleep(1)
+    after = len(pipeline.client("stepfunctions").list_executions(stateMachineArn=pipeline.machine)["executions"])
+    assert after == executions
