@@ -83,6 +83,9 @@ class LocalSettings:
     endpoint_url: str
     work_dir: Path
     smtp_port: int | None = None
+    # Patch 8: SageMaker runs for real (the local server sets it). Off, SageMaker stays moto's recorder,
+    # which in-process tests use to script job statuses.
+    run_sagemaker: bool = False
 
 
 class _Installed:
@@ -603,6 +606,8 @@ def _patch_sagemaker_jobs_and_endpoints(replacements: _Replacements) -> None:
     """moto's SageMaker only records calls; these operations go to :mod:`local.sagemaker` instead, which
     runs the training image for real, and ``.sync`` tasks poll its job descriptions."""
     settings = _settings()
+    if not settings.run_sagemaker:
+        return
     engine = LocalSageMaker(endpoint_url=settings.endpoint_url, work_dir=settings.work_dir / "sagemaker")
     _Installed.sagemaker = engine
     for action in OPERATIONS:

@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     smtp_port = free_port()
     sink = mail.start_sink(state_dir / "outbox", port=smtp_port)
     settings = moto_patches.LocalSettings(
-        endpoint_url=f"http://{HOST}:{args.port}", work_dir=state_dir, smtp_port=smtp_port
+        endpoint_url=f"http://{HOST}:{args.port}", work_dir=state_dir, smtp_port=smtp_port, run_sagemaker=True
     )
     signal.signal(signal.SIGTERM, _stop)
     try:
