@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from core.errors import UserInputError
 
-COMMAND_MODULES = ("prepare", "stack", "demo")
+COMMAND_MODULES = ("prepare", "stack", "demo", "input_schema")
 
 
 def build_parser() -> argparse.ArgumentParser:

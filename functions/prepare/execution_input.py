@@ -2,7 +2,7 @@
 
 Minimal form ``{"source": "s3://<bucket>/incoming/<dataset>/<file>.csv"}``; ``settings`` overrides any
 field of the dataset's ``dropml.json``; ``prepared`` is added by the S3 trigger, which has already
-converted the file. The README documents this model; ``dropml schema`` prints its JSON schema.
+converted the file. The README documents this model; ``dropml input-schema`` prints its JSON schema.
 """
 
 from __future__ import annotations

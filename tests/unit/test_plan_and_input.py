@@ -88,3 +88,16 @@ def test_minimal_execution_input() -> None:
         "incoming/pingüinos/file name.CSV",
         "pingüinos",
     )
+
+
+def test_input_schema_command_prints_the_contract_the_first_state_enforces() -> None:
+    import json
+    import subprocess
+    import sys
+
+    printed = subprocess.run(
+        [sys.executable, "-m", "local.cli", "input-schema"], capture_output=True, text=True, check=True, timeout=60
+    )
+    schema = json.loads(printed.stdout)
+    assert schema["required"] == ["source"] and schema["additionalProperties"] is False
+    assert set(schema["properties"]) == {"source", "settings", "prepared"}
