@@ -46,6 +46,12 @@ def dataset_and_file(key: str, prefix: str = "incoming/") -> tuple[str, str] | N
     return parts[0], parts[1]
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/key`` → (bucket, key); the key raw, as S3 stores it."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
 def run_prefix(dataset: str, run: str) -> str:
     """Where everything a run writes lives in the bucket."""
     return f"runs/{dataset}/{run}/"

@@ -8,9 +8,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.names import split_s3_uri
 from core.schema import Schema
 from functions import aws
-from functions.evaluate.champion import evaluate_run, split_uri
+from functions.evaluate.champion import evaluate_run
 
 logger = Logger()
 tracer = Tracer()
@@ -20,7 +21,7 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s3 = aws.client("s3")
-    bucket, key = split_uri(event["schema"])
+    bucket, key = split_s3_uri(event["schema"])
     schema = Schema.from_dict(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
     result = evaluate_run(
         sagemaker=aws.client("sagemaker"),

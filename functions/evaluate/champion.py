@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from core.metrics import COMPARISON_METRIC, improvement, score
+from core.names import split_s3_uri
 from core.schema import Schema
 
 BATCH_ROWS = 500  # raw records per request: far below the 6 MB payload cap for wide rows too
@@ -35,16 +36,11 @@ class Decision:
         return {"decision": "deploy" if self.deploy else "keep", **asdict(self)}
 
 
-def split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 def winner_summary(sagemaker: Any, s3: Any, job_name: str) -> dict[str, Any]:
     """The winning training job's model, hyperparameters and test-split metrics."""
     job = sagemaker.describe_training_job(TrainingJobName=job_name)
     output = f"{job['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job_name}/output/output.tar.gz"
-    bucket, key = split_uri(output)
+    bucket, key = split_s3_uri(output)
     archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         member = tar.extractfile("evaluation.json")
@@ -76,7 +72,7 @@ def describe_endpoint(sagemaker: Any, endpoint: str) -> dict[str, Any] | None:
 
 def read_test_split(s3: Any, data_uri: str) -> np.ndarray:
     """All test part files as one float matrix, label in column 0 (NaN for empty fields)."""
-    bucket, prefix = split_uri(f"{data_uri.rstrip('/')}/test/")
+    bucket, prefix = split_s3_uri(f"{data_uri.rstrip('/')}/test/")
     frames = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):

@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.names import split_s3_uri
 from functions import aws
 from functions.notify.report import build_report
 
@@ -35,7 +36,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     source, run = state.get("source", ""), state.get("run_id")
     if run and source.startswith("s3://"):
-        bucket = source.removeprefix("s3://").split("/", 1)[0]
+        bucket, _ = split_s3_uri(source)
         aws.client("s3").put_object(
             Bucket=bucket,
             Key=f"runs/{report.document['dataset']}/{run}/report.json",

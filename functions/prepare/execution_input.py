@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.errors import UserInputError
-from core.names import dataset_and_file
+from core.names import dataset_and_file, split_s3_uri
 from core.schema import ProblemType
 from core.settings import describe_validation_error
 
@@ -52,11 +52,11 @@ class ExecutionInput(BaseModel):
 
     @property
     def bucket(self) -> str:
-        return self.source.removeprefix("s3://").split("/", 1)[0]
+        return split_s3_uri(self.source)[0]
 
     @property
     def key(self) -> str:
-        return self.source.removeprefix("s3://").split("/", 1)[1]
+        return split_s3_uri(self.source)[1]
 
     @property
     def dataset(self) -> str:

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from core.errors import UserInputError
-from core.names import run_id, run_prefix
+from core.names import run_id, run_prefix, split_s3_uri
 from core.schema import Schema
 from functions.prepare.execution_input import parse_execution_input
 from functions.prepare.plan import plan_run
@@ -37,7 +37,7 @@ def prepare_execution(
 
     if request.prepared is not None:
         prepared = request.prepared.model_dump(by_alias=True)
-        schema = _read_schema(s3, bucket, request.prepared.schema_uri)
+        schema = _read_schema(s3, request.prepared.schema_uri)
         run = request.prepared.run_id
     else:
         run = run_id(bucket, key, _object_identity(s3, bucket, key))
@@ -94,9 +94,8 @@ def _object_identity(s3: Any, bucket: str, key: str) -> str:
     return str(head.get("VersionId") or head["ETag"].strip('"'))
 
 
-def _read_schema(s3: Any, bucket: str, uri: str) -> Schema:
-    key = uri.removeprefix(f"s3://{bucket}/")
-    document = _read_json(s3, bucket, key)
+def _read_schema(s3: Any, uri: str) -> Schema:
+    document = _read_json(s3, *split_s3_uri(uri))
     if document is None:
         raise UserInputError(f"prepared.schema {uri} does not exist")
     return Schema.from_dict(document)
