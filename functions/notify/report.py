@@ -125,11 +125,24 @@ def _data_lines(prepared: dict[str, Any] | None) -> list[str]:
 def _training_lines(training: dict[str, Any] | None, gpu_fallback: dict[str, Any] | None) -> list[str]:
     lines = []
     if training:
-        lines += ["", f"Training: {training.get('kind', 'job')} {training.get('job')} on {training.get('device', '?')}"]
+        device = training.get("device", "?")
+        if training.get("tuning_job"):
+            lines += [
+                "",
+                f"Training: tuning job {training['tuning_job']} on {device}; best trial {training.get('job')}",
+            ]
+        else:
+            lines += ["", f"Training: training job {training.get('job')} on {device}"]
         if training.get("trials") is not None:
             lines.append(f"Trials completed: {training['trials']}")
     if gpu_fallback:
-        reason = failure_reason({"Error": "capacity", "Cause": gpu_fallback.get("reason", "")})
+        reason = gpu_fallback.get("reason", "")
+        try:
+            parsed = json.loads(reason)
+        except (TypeError, ValueError):
+            parsed = None
+        if isinstance(parsed, dict):
+            reason = parsed.get("FailureReason") or parsed.get("errorMessage") or reason
         lines.append(f"GPU capacity was not available, so it ran on CPU instead: {reason}")
     return lines
 

@@ -19,7 +19,13 @@ def test_success_email_explains_the_decision_metrics_and_how_to_call_the_endpoin
         "run_id": "0123456789ab",
         "started_at": "2026-11-25T12:00:00Z",
         "prepared": PREPARED,
-        "training": {"kind": "tuning job", "job": "dropml-penguins-0123456789ab-c", "device": "CPU"},
+        "training": {
+            "kind": "tuning job",
+            "tuning_job": "dropml-penguins-0123456789-c",
+            "job": "dropml-penguins-0123456789-c-003-1a2b",
+            "device": "CPU",
+            "trials": 4,
+        },
         "gpu_fallback": {"reason": "CapacityError: no ml.g4dn.xlarge"},
         "failure": {"Error": "States.TaskFailed", "Cause": "CapacityError: no ml.g4dn.xlarge"},  # recovered from
         "evaluation": {
@@ -40,6 +46,11 @@ def test_success_email_explains_the_decision_metrics_and_how_to_call_the_endpoin
     assert "  logloss         0.1000      0.2000" in body
     assert "eta=0.1" in body
     assert "so it ran on CPU instead: CapacityError: no ml.g4dn.xlarge" in body
+    assert (
+        "Training: tuning job dropml-penguins-0123456789-c on CPU; best trial dropml-penguins-0123456789-c-003-1a2b"
+        in body
+    )
+    assert "Trials completed: 4" in body
     assert "--endpoint-name dropml-penguins" in body and '"island": "Dream"' in body
     assert report.document["decision"] == "deploy" and report.document["duration_seconds"] == 270.0
     assert json.loads(body.rsplit("\n", 1)[1]) == report.document
