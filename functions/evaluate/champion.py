@@ -158,4 +158,10 @@ def evaluate_run(
     # a real row of this run, for the "how to call it" part of the email
     example = {k: v for k, v in schema.decode_rows(rows[:1, 1:])[0].items() if v is not None}
     # the definition updates an existing endpoint and creates a missing one
-    return {**decision, "endpoint_exists": live is not None, "example_record": example}
+    return {
+        **decision,
+        "endpoint_exists": live is not None,
+        # a Failed endpoint cannot be updated: the definition deletes it and creates it anew
+        "endpoint_status": live["EndpointStatus"] if live is not None else None,
+        "example_record": example,
+    }

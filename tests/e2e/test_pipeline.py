@@ -215,3 +215,22 @@ def test_a_refused_upload_is_emailed_and_starts_nothing(pipeline: Pipeline) -> N
     time.sleep(1)
     after = len(pipeline.client("stepfunctions").list_executions(stateMachineArn=pipeline.machine)["executions"])
     assert after == executions
+
+
+def test_an_endpoint_that_failed_to_create_is_replaced_by_the_next_run(pipeline: Pipeline) -> None:
+    # GIVEN a first deployment to a new endpoint on an instance this machine cannot provision
+    source = f"s3://{pipeline.bucket}/incoming/penguins/penguins.csv"
+    on_gpu = {"mode": "train", "instance": "cpu", "endpoint_name": "second", "endpoint_instance_type": "ml.g4dn.xlarge"}
+    failed = pipeline.finished(pipeline.start({"source": source, "settings": on_gpu}, "second-on-gpu"))
+    assert failed["status"] == "FAILED"
+    sagemaker = pipeline.client("sagemaker")
+    assert sagemaker.describe_endpoint(EndpointName="dropml-second")["EndpointStatus"] == "Failed"
+
+    # WHEN the next run deploys to it on a CPU instance
+    on_cpu = {"mode": "train", "instance": "cpu", "endpoint_name": "second"}
+    described = pipeline.finished(pipeline.start({"source": source, "settings": on_cpu}, "second-on-cpu"))
+
+    # THEN the failed endpoint was replaced and serves
+    assert described["status"] == "SUCCEEDED", described
+    assert sagemaker.describe_endpoint(EndpointName="dropml-second")["EndpointStatus"] == "InService"
+    decoded(pipeline.email("dropml penguins: deployed the new model to endpoint dropml-second"))
