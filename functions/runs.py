@@ -51,6 +51,17 @@ def read_settings(
     return parse_settings(json.dumps(layered), source=source)
 
 
+def head_or_none(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """HeadObject's answer, or None when no object has that key (404; needs s3:ListBucket, else 403)."""
+    try:
+        head: dict[str, Any] = s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return head
+
+
 def _merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for name, value in overrides.items():

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from core.errors import UserInputError
 from core.names import dataset_and_file, execution_name, run_id, run_prefix
 from functions.ingest.config import IngestConfig
-from functions.runs import INCOMING_PREFIX, convert_upload, prepared_document, read_settings
+from functions.runs import INCOMING_PREFIX, convert_upload, head_or_none, prepared_document, read_settings
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,8 @@ def ingest_upload(
     execution_arn = _execution_arn(config.state_machine_arn, name)
 
     try:
-        if _execution_exists(clients.stepfunctions, execution_arn) or _object_exists(
-            clients.s3, upload.bucket, f"{prefix}rejected.json"
-        ):
+        refused_before = head_or_none(clients.s3, upload.bucket, f"{prefix}rejected.json") is not None
+        if refused_before or _execution_exists(clients.stepfunctions, execution_arn):
             return IngestOutcome(status="duplicate", key=upload.key, run_id=run, execution_arn=execution_arn)
         return _convert_and_start(
             upload,
@@ -227,14 +226,4 @@ def _execution_exists(stepfunctions: Any, arn: str) -> bool:
         stepfunctions.describe_execution(executionArn=arn)
     except stepfunctions.exceptions.ExecutionDoesNotExist:
         return False
-    return True
-
-
-def _object_exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except s3.exceptions.ClientError as error:
-        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
     return True

@@ -14,7 +14,7 @@ from core.names import run_id, run_prefix, split_s3_uri
 from core.schema import Schema
 from functions.prepare.execution_input import parse_execution_input
 from functions.prepare.plan import plan_run
-from functions.runs import convert_upload, prepared_document, read_settings
+from functions.runs import convert_upload, head_or_none, prepared_document, read_settings
 
 
 def prepare_execution(
@@ -85,12 +85,9 @@ def prepare_execution(
 
 
 def _object_identity(s3: Any, bucket: str, key: str) -> str:
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except s3.exceptions.ClientError as error:
-        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            raise UserInputError(f"no object at s3://{bucket}/{key}: upload the CSV there first") from None
-        raise
+    head = head_or_none(s3, bucket, key)
+    if head is None:
+        raise UserInputError(f"no object at s3://{bucket}/{key}: upload the CSV there first")
     return str(head.get("VersionId") or head["ETag"].strip('"'))
 
 
