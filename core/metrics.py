@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.problems import PROBLEMS
 from core.schema import ProblemType
 
-# The metric champion and challenger are compared on, and whether higher is better.
-COMPARISON_METRIC: dict[ProblemType, tuple[str, bool]] = {
-    "binary": ("auc", True),
-    "multiclass": ("logloss", False),
-    "regression": ("rmse", False),
-}
 _EPS = 1e-15
 
 
@@ -81,6 +76,5 @@ def _f1(labels: np.ndarray, predicted: np.ndarray, *, positive: float) -> float:
 
 def improvement(problem_type: ProblemType, challenger: float, champion: float) -> float:
     """Relative improvement of the challenger over the champion on the comparison metric (>0 is better)."""
-    _, higher_is_better = COMPARISON_METRIC[problem_type]
-    gain = challenger - champion if higher_is_better else champion - challenger
+    gain = challenger - champion if PROBLEMS[problem_type].higher_is_better else champion - challenger
     return gain / abs(champion) if champion != 0 else (float("inf") if gain > 0 else 0.0)

@@ -46,8 +46,9 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
-class AwsAccess:
-    """How the function's own boto3 clients reach the embedded AWS."""
+class FunctionAwsSettings:
+    """How the function's own boto3 clients reach the embedded AWS: the endpoint, region and credentials
+    its environment gets (``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ACCESS_KEY_ID`` …)."""
 
     endpoint_url: str
     region: str
@@ -86,7 +87,7 @@ def invoke(
     spec: FunctionSpec,
     event: object,
     *,
-    aws: AwsAccess,
+    aws: FunctionAwsSettings,
     work_dir: Path,
 ) -> Invocation:
     """Run ``spec.handler(event, context)`` in a child process and collect its outcome."""
@@ -122,7 +123,7 @@ def invoke(
 
 def _run_child(
     spec: FunctionSpec,
-    aws: AwsAccess,
+    aws: FunctionAwsSettings,
     code_dir: Path,
     request_id: str,
     request_path: Path,
@@ -155,7 +156,7 @@ def _run_child(
     return Invocation(request_id, json.dumps(outcome["payload"]), None, logs)
 
 
-def function_environment(spec: FunctionSpec, aws: AwsAccess, code_dir: Path) -> dict[str, str]:
+def function_environment(spec: FunctionSpec, aws: FunctionAwsSettings, code_dir: Path) -> dict[str, str]:
     """Build the child's whole environment: Lambda's reserved variables, then the function's own."""
     environment = {name: os.environ[name] for name in _INHERITED if name in os.environ}
     environment.update(

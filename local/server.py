@@ -19,7 +19,8 @@ from types import FrameType
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
-from local import mail, moto_patches
+from local import mail
+from local.moto import LocalSettings, installed
 from local.ports import free_port
 from local.stack import HOST, READY_FILE
 
@@ -40,12 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     state_dir.mkdir(parents=True, exist_ok=True)
     smtp_port = free_port()
     sink = mail.start_sink(state_dir / "outbox", port=smtp_port)
-    settings = moto_patches.LocalSettings(
+    settings = LocalSettings(
         endpoint_url=f"http://{HOST}:{args.port}", work_dir=state_dir, smtp_port=smtp_port, run_sagemaker=True
     )
     signal.signal(signal.SIGTERM, _stop)
     try:
-        with moto_patches.installed(settings):
+        with installed(settings):
             (state_dir / READY_FILE).write_text(
                 json.dumps({"pid": os.getpid(), "port": args.port, "smtp_port": smtp_port})
             )

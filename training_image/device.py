@@ -7,10 +7,9 @@ is short, so the choice is made at start from what the machine has, cheaply (no 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
 from core.errors import UserInputError
+from core.machine import nvidia_gpu_count
 
 NO_DEVICES = frozenset({"", "-1", "none", "nodevfiles", "void"})
 _CUDA = re.compile(r"^(cuda|gpu)(:\d+)?$")
@@ -20,14 +19,7 @@ def visible_gpus(cuda_visible_devices: str | None) -> int:
     """How many GPUs ``nvidia-smi -L`` lists, or 0 when CUDA_VISIBLE_DEVICES hides them or it is absent."""
     if cuda_visible_devices is not None and cuda_visible_devices.strip().lower() in NO_DEVICES:
         return 0
-    nvidia_smi = shutil.which("nvidia-smi")
-    if nvidia_smi is None:
-        return 0
-    try:
-        listing = subprocess.run([nvidia_smi, "-L"], capture_output=True, text=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return 0
-    return sum(1 for line in listing.stdout.splitlines() if line.startswith("GPU "))
+    return nvidia_gpu_count()
 
 
 def choose_device(*, requested: str | None, cuda_built: bool, gpus: int) -> str:

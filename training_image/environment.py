@@ -18,16 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core.container import (
+    DEFAULT_HOST,
+    HOST_ADDRESSES_ENV,
+    RESOURCE_CONFIG_FILE,
+    TRACKER_PORT_ENV,
+    OptMlLayout,
+    opt_ml_root,
+)
 from core.errors import UserInputError
 
-OPT_ML_ENV = "DROPML_OPT_ML"
-HOST_ADDRESSES_ENV = "DROPML_HOST_ADDRESSES"
-TRACKER_PORT_ENV = "DROPML_TRACKER_PORT"
 CUDA_VISIBLE_DEVICES_ENV = "CUDA_VISIBLE_DEVICES"
 
-DEFAULT_OPT_ML = "/opt/ml"
 DEFAULT_TRACKER_PORT = 9099
-DEFAULT_HOST = "algo-1"
 DEFAULT_CONTENT_TYPE = "text/csv"
 
 Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
@@ -57,20 +60,24 @@ class TrainingEnvironment:
     cuda_visible_devices: str | None = None
 
     @property
+    def layout(self) -> OptMlLayout:
+        return OptMlLayout(self.root)
+
+    @property
     def model_dir(self) -> Path:
-        return self.root / "model"
+        return self.layout.model_dir
 
     @property
     def output_data_dir(self) -> Path:
-        return self.root / "output" / "data"
+        return self.layout.output_data_dir
 
     @property
     def failure_file(self) -> Path:
-        return self.root / "output" / "failure"
+        return self.layout.failure_file
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.root / "checkpoints"
+        return self.layout.checkpoint_dir
 
     @property
     def rank(self) -> int:
@@ -86,19 +93,18 @@ class TrainingEnvironment:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> TrainingEnvironment:
-        root = Path(environ.get(OPT_ML_ENV) or DEFAULT_OPT_ML).resolve()
-        config = root / "input" / "config"
-        resources = _read_json(config / "resourceconfig.json", default={})
+        layout = OptMlLayout(opt_ml_root(environ).resolve())
+        resources = _read_json(layout.resource_config_file, default={})
         hosts = tuple(sorted(resources.get("hosts") or [DEFAULT_HOST]))
         current = resources.get("current_host") or hosts[0]
         if current not in hosts:
-            message = f"resourceconfig.json: current_host {current!r} is not in hosts {list(hosts)}"
+            message = f"{RESOURCE_CONFIG_FILE}: current_host {current!r} is not in hosts {list(hosts)}"
             raise UserInputError(message)
-        declared_channels = _read_json(config / "inputdataconfig.json", default={})
+        declared_channels = _read_json(layout.input_data_config_file, default={})
         return cls(
-            root=root,
-            hyperparameters=_hyperparameters(config / "hyperparameters.json"),
-            channels=_channels(root / "input" / "data", declared_channels),
+            root=layout.root,
+            hyperparameters=_hyperparameters(layout.hyperparameters_file),
+            channels=_channels(layout.data_dir, declared_channels),
             hosts=hosts,
             current_host=current,
             host_addresses=_host_addresses(environ.get(HOST_ADDRESSES_ENV)),

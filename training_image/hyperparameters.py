@@ -25,23 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import UserInputError
+from core.problems import PROBLEMS, problem_of_objective
 from core.schema import ProblemType
 
 DEFAULT_NUM_ROUND = 100
 DEFAULT_CHECKPOINT_FREQUENCY = 10
 INF = math.inf
 
-DEFAULT_EVAL_METRICS: dict[ProblemType, tuple[str, ...]] = {
-    # Early stopping watches the last metric, so the one a tuner usually optimises comes last.
-    "binary": ("logloss", "auc"),
-    "multiclass": ("merror", "mlogloss"),
-    "regression": ("rmse",),
-}
-DEFAULT_OBJECTIVES: dict[ProblemType, str] = {
-    "binary": "binary:logistic",
-    "multiclass": "multi:softprob",
-    "regression": "reg:squarederror",
-}
 OBJECTIVES = (
     "binary:logistic", "binary:logitraw", "binary:hinge",
     "multi:softprob", "multi:softmax",
@@ -211,10 +201,10 @@ def parse_hyperparameters(
         )
     values = {name: RULES[name].parse(name, text.strip()) for name, text in raw.items() if name in RULES}
 
-    objective = values.get("objective") or DEFAULT_OBJECTIVES[problem_type or "regression"]
+    objective = values.get("objective") or PROBLEMS[problem_type or "regression"].objective
     if objective == "reg:linear":
         objective = "reg:squarederror"
-    kind = _problem_of(objective)
+    kind = problem_of_objective(objective)  # it decides the metrics; the schema only chose the default
     params: dict[str, Any] = {
         k: v for k, v in values.items() if k not in NOT_BOOSTER_PARAMETERS and k not in DROPPED_BY_XGBOOST
     }
@@ -245,17 +235,8 @@ def parse_hyperparameters(
     )
 
 
-def _problem_of(objective: str) -> ProblemType:
-    """Name the problem the objective solves: it decides the metrics (the schema only chose the default)."""
-    if objective.startswith("multi:"):
-        return "multiclass"
-    if objective.startswith("binary:"):
-        return "binary"
-    return "regression"
-
-
 def _eval_metrics(text: str | None, kind: ProblemType, tuning_objective: str | None) -> list[str]:
-    metrics = [m.strip() for m in text.split(",") if m.strip()] if text else list(DEFAULT_EVAL_METRICS[kind])
+    metrics = [m.strip() for m in text.split(",") if m.strip()] if text else list(PROBLEMS[kind].eval_metrics)
     for metric in metrics:
         base = metric.split("@", 1)[0]
         if base not in EVAL_METRICS:

@@ -26,20 +26,27 @@ from typing import Any
 
 import xgboost as xgb
 
+from core.container import (
+    EVALUATION_FILE,
+    FAILURE_REASON_MAX,
+    MODEL_FILE,
+    SCHEMA_FILE,
+    SUMMARY_FILE,
+    OptMlLayout,
+    opt_ml_root,
+)
 from core.errors import UserInputError
 from core.schema import Schema
 from training_image import checkpoints, distributed, evaluation
 from training_image.channels import Dataset, part_files, read_channel
 from training_image.device import choose_device, visible_gpus
-from training_image.environment import DEFAULT_OPT_ML, OPT_ML_ENV, TrainingEnvironment
+from training_image.environment import TrainingEnvironment
 from training_image.hyperparameters import TrainingParameters, parse_hyperparameters
 from training_image.trainer import TrainingResult, check_labels, train
 
 log = logging.getLogger("dropml.train")
 _XGBOOST_PREFIX = re.compile(r"^\[[0-9:]+\] \S+:\d+: ")
 
-SCHEMA_FILE = "schema.json"
-FAILURE_REASON_MAX = 1024  # SageMaker's FailureReason keeps at most this many characters
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL_ERROR = 2
 
@@ -49,8 +56,7 @@ def main() -> int:
     try:
         env = TrainingEnvironment.from_environ(os.environ)
     except UserInputError as exc:
-        root = Path(os.environ.get(OPT_ML_ENV) or DEFAULT_OPT_ML)
-        return fail(root / "output" / "failure", exc.reason, EXIT_USER_ERROR)
+        return fail(OptMlLayout(opt_ml_root(os.environ)).failure_file, exc.reason, EXIT_USER_ERROR)
     return run(env)
 
 
@@ -124,7 +130,7 @@ def run_job(env: TrainingEnvironment) -> None:
     if "test" in env.channels:
         report = evaluate_test(env, parameters, result)
         metrics["test"] = report["metrics"]
-        write_json(env.output_data_dir / "evaluation.json", report)
+        write_json(env.output_data_dir / EVALUATION_FILE, report)
     write_model(env, result, parameters, device, schema_path, metrics)
 
 
@@ -178,11 +184,11 @@ def write_model(
     metrics: Mapping[str, Any],
 ) -> None:
     env.model_dir.mkdir(parents=True, exist_ok=True)
-    result.booster.save_model(str(env.model_dir / "model.ubj"))
+    result.booster.save_model(str(env.model_dir / MODEL_FILE))
     if schema_path is not None:
         (env.model_dir / SCHEMA_FILE).write_bytes(schema_path.read_bytes())
     write_json(
-        env.model_dir / "summary.json",
+        env.model_dir / SUMMARY_FILE,
         {
             "problem_type": parameters.problem_type,
             "objective": parameters.booster_params["objective"],

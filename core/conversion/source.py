@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from core.s3 import head_or_none, split_s3_uri
+
 CHUNK_BYTES = 8 << 20
 
 # object_store (polars) spells the same S3 option several ways; boto3 wants one spelling per option.
@@ -26,12 +28,6 @@ _BOTO3_OPTIONS: dict[str, tuple[str, ...]] = {
 
 def is_s3(location: str) -> bool:
     return location.startswith("s3://")
-
-
-def split_s3(location: str) -> tuple[str, str]:
-    """``s3://bucket/some/key`` → (bucket, key), the key kept exactly as given."""
-    bucket, _, key = location.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 def child(location: str, *parts: str) -> str:
@@ -59,7 +55,7 @@ def iter_bytes(
 ) -> Iterator[bytes]:
     """The raw bytes of ``location`` in chunks of at most ``chunk_bytes``; stop early by closing it."""
     if is_s3(location):
-        bucket, key = split_s3(location)
+        bucket, key = split_s3_uri(location)
         body = _s3_client(storage_options).get_object(Bucket=bucket, Key=key)["Body"]
         try:
             while chunk := body.read(chunk_bytes):
@@ -75,23 +71,14 @@ def iter_bytes(
 def exists(location: str, storage_options: Mapping[str, str] | None = None) -> bool:
     if not is_s3(location):
         return Path(location).is_file()
-    from botocore.exceptions import ClientError
-
-    bucket, key = split_s3(location)
-    try:
-        _s3_client(storage_options).head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return False
-        raise
-    return True
+    return head_or_none(_s3_client(storage_options), *split_s3_uri(location)) is not None
 
 
 def remove(locations: Iterable[str], storage_options: Mapping[str, str] | None = None) -> None:
     """Delete written files (local paths or S3 URLs) that may or may not exist."""
     for location in locations:
         if is_s3(location):
-            bucket, key = split_s3(location)
+            bucket, key = split_s3_uri(location)
             _s3_client(storage_options).delete_object(Bucket=bucket, Key=key)
         else:
             path = Path(location)

@@ -1,37 +1,36 @@
-"""Adapter over :func:`evaluate_run`: the definition passes the winner, endpoint, data and margin."""
+"""Adapter over :func:`evaluate_run`: the definition passes the run document and gets it back with
+``evaluation`` filled."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
 
-from core.names import split_s3_uri
-from core.schema import Schema
 from functions import aws
 from functions.evaluate.champion import evaluate_run
+from functions.run_document import RunDocument
 
 logger = Logger()
 tracer = Tracer()
 
 
+class EvaluateEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run: RunDocument
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    s3 = aws.client("s3")
-    bucket, key = split_s3_uri(event["schema"])
-    schema = Schema.from_dict(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
-    result = evaluate_run(
-        sagemaker=aws.client("sagemaker"),
-        runtime=aws.client("sagemaker-runtime"),
-        s3=s3,
-        winner_job=event["winner_job"],
-        endpoint=event["endpoint"],
-        data_uri=event["data"],
-        schema=schema,
-        margin=float(event.get("deploy_margin", 0.0)),
+@event_parser(model=EvaluateEvent)
+def lambda_handler(event: EvaluateEvent, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(run_id=event.run.run_id)
+    evaluation = evaluate_run(
+        event.run, sagemaker=aws.client("sagemaker"), runtime=aws.client("sagemaker-runtime"), s3=aws.client("s3")
     )
-    logger.info("champion/challenger decided", extra={"decision": result["decision"], "reason": result["reason"]})
-    return result
+    logger.info("champion/challenger decided", extra={"decision": evaluation.decision, "reason": evaluation.reason})
+    return event.run.model_copy(update={"evaluation": evaluation}).to_state()

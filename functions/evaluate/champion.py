@@ -11,15 +11,18 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from core.metrics import COMPARISON_METRIC, improvement, score
-from core.names import split_s3_uri
+from core.container import EVALUATION_FILE, OUTPUT_ARCHIVE
+from core.metrics import improvement, score
+from core.problems import PROBLEMS
+from core.s3 import split_s3_uri
 from core.schema import Schema
+from functions.run_document import Champion, Evaluation, RunDocument, Winner
 
 BATCH_ROWS = 500  # raw records per request: far below the 6 MB payload cap for wide rows too
 
@@ -29,34 +32,29 @@ class Decision:
     deploy: bool
     reason: str
     metric: str
-    winner: dict[str, Any]
-    champion: dict[str, Any] | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"decision": "deploy" if self.deploy else "keep", **asdict(self)}
 
 
-def winner_summary(sagemaker: Any, s3: Any, job_name: str) -> dict[str, Any]:
+def winner_summary(sagemaker: Any, s3: Any, job_name: str) -> Winner:
     """The winning training job's model, hyperparameters and test-split metrics."""
     job = sagemaker.describe_training_job(TrainingJobName=job_name)
-    output = f"{job['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job_name}/output/output.tar.gz"
+    output = f"{job['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job_name}/output/{OUTPUT_ARCHIVE}"
     bucket, key = split_s3_uri(output)
     archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        member = tar.extractfile("evaluation.json")
+        member = tar.extractfile(EVALUATION_FILE)
         if member is None:
-            raise RuntimeError(f"{output} holds no evaluation.json: the job had no test channel")
+            raise RuntimeError(f"{output} holds no {EVALUATION_FILE}: the job had no test channel")
         evaluation = json.load(member)
     hyperparameters = {k: v for k, v in job.get("HyperParameters", {}).items() if not k.startswith(("_", "sagemaker_"))}
-    return {
-        "job": job_name,
-        "model_data": job["ModelArtifacts"]["S3ModelArtifacts"],
-        "hyperparameters": hyperparameters,
-        "metrics": evaluation["metrics"],
-        "rows": evaluation.get("rows"),
-        "training_seconds": job.get("TrainingTimeInSeconds"),
-        "instance_type": job.get("ResourceConfig", {}).get("InstanceType"),
-    }
+    return Winner(
+        job=job_name,
+        model_data=job["ModelArtifacts"]["S3ModelArtifacts"],
+        hyperparameters=hyperparameters,
+        metrics=evaluation["metrics"],
+        rows=evaluation.get("rows"),
+        training_seconds=job.get("TrainingTimeInSeconds"),
+        instance_type=job.get("ResourceConfig", {}).get("InstanceType"),
+    )
 
 
 def describe_endpoint(sagemaker: Any, endpoint: str) -> dict[str, Any] | None:
@@ -110,58 +108,55 @@ def score_endpoint(runtime: Any, endpoint: str, schema: Schema, rows: np.ndarray
     return score("multiclass", labels, matrix)
 
 
-def decide(*, schema: Schema, winner: dict[str, Any], champion: dict[str, Any] | None, margin: float) -> Decision:
-    metric, higher_is_better = COMPARISON_METRIC[schema.problem_type]
-    better = "higher" if higher_is_better else "lower"
-    challenger_value = winner["metrics"][metric]
+def decide(*, schema: Schema, winner: Winner, champion: Champion | None, margin: float) -> Decision:
+    problem = PROBLEMS[schema.problem_type]
+    metric = problem.comparison_metric
+    better = "higher" if problem.higher_is_better else "lower"
+    challenger_value = winner.metrics[metric]
     if champion is None:
-        return Decision(True, "no model is live on this endpoint yet", metric, winner, None)
-    if "error" in champion:
-        return Decision(
-            True, f"the live model could not be scored on this data ({champion['error']})", metric, winner, champion
-        )
-    champion_value = champion["metrics"][metric]
+        return Decision(True, "no model is live on this endpoint yet", metric)
+    if champion.error is not None or champion.metrics is None:
+        return Decision(True, f"the live model could not be scored on this data ({champion.error})", metric)
+    champion_value = champion.metrics[metric]
     if challenger_value is None or champion_value is None:
-        return Decision(
-            True, f"{metric} is undefined on this test split; deploying the new model", metric, winner, champion
-        )
+        return Decision(True, f"{metric} is undefined on this test split; deploying the new model", metric)
     gain = improvement(schema.problem_type, challenger_value, champion_value)
     comparison = f"{metric} {challenger_value:.4f} vs live {champion_value:.4f} ({better} is better)"
     if gain > margin:
-        return Decision(True, f"the new model is better: {comparison}", metric, winner, champion)
+        return Decision(True, f"the new model is better: {comparison}", metric)
     needed = f"; a gain of more than {margin:.1%} is required" if margin else ""
-    return Decision(False, f"the live model is as good or better: {comparison}{needed}", metric, winner, champion)
+    return Decision(False, f"the live model is as good or better: {comparison}{needed}", metric)
 
 
-def evaluate_run(
-    *,
-    sagemaker: Any,
-    runtime: Any,
-    s3: Any,
-    winner_job: str,
-    endpoint: str,
-    data_uri: str,
-    schema: Schema,
-    margin: float,
-) -> dict[str, Any]:
+def evaluate_run(run: RunDocument, *, sagemaker: Any, runtime: Any, s3: Any) -> Evaluation:
+    """Score the run's candidate and the live model on this run's test split, and decide."""
+    if run.training is None:
+        raise RuntimeError("the run document has no training result: the definition must train before evaluating")
+    bucket, key = split_s3_uri(run.prepared.schema_uri)
+    schema = Schema.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    winner_job, endpoint, data_uri = run.training.job, run.plan.names.endpoint, run.prepared.data
+    margin = run.plan.deploy_margin
     winner = winner_summary(sagemaker, s3, winner_job)
     rows = read_test_split(s3, data_uri)
     live = describe_endpoint(sagemaker, endpoint)
-    champion: dict[str, Any] | None = None
+    champion: Champion | None = None
     if live is not None and live["EndpointStatus"] == "InService":
-        champion = {"endpoint": endpoint, "endpoint_config": live["EndpointConfigName"]}
         try:
-            champion["metrics"] = score_endpoint(runtime, endpoint, schema, rows)
-        except runtime.exceptions.ModelError as error:
-            champion["error"] = str(error)
-    decision = decide(schema=schema, winner=winner, champion=champion, margin=margin).as_dict()
-    # a real row of this run, for the "how to call it" part of the email
-    example = {k: v for k, v in schema.decode_rows(rows[:1, 1:])[0].items() if v is not None}
-    # the definition updates an existing endpoint and creates a missing one
-    return {
-        **decision,
-        "endpoint_exists": live is not None,
-        # a Failed endpoint cannot be updated: the definition deletes it and creates it anew
-        "endpoint_status": live["EndpointStatus"] if live is not None else None,
-        "example_record": example,
-    }
+            metrics, error = score_endpoint(runtime, endpoint, schema, rows), None
+        except runtime.exceptions.ModelError as failure:
+            metrics, error = None, str(failure)
+        champion = Champion(endpoint=endpoint, endpoint_config=live["EndpointConfigName"], metrics=metrics, error=error)
+    decision = decide(schema=schema, winner=winner, champion=champion, margin=margin)
+    return Evaluation(
+        decision="deploy" if decision.deploy else "keep",
+        reason=decision.reason,
+        metric=decision.metric,
+        winner=winner,
+        champion=champion,
+        # the definition updates an existing endpoint and creates a missing one; a Failed endpoint
+        # cannot be updated: the definition deletes it and creates it anew
+        endpoint_exists=live is not None,
+        endpoint_status=live["EndpointStatus"] if live is not None else None,
+        # a real row of this run, for the "how to call it" part of the email
+        example_record={k: v for k, v in schema.decode_rows(rows[:1, 1:])[0].items() if v is not None},
+    )

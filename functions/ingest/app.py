@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import aws
-from functions.ingest.config import IngestConfig
+from functions.config import IngestConfig
 from functions.ingest.ingest import AwsClients, IngestOutcome, Upload, ingest_upload
 
 logger = Logger()

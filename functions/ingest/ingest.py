@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.errors import UserInputError
-from core.names import dataset_and_file, execution_name, run_id, run_prefix
-from functions.ingest.config import IngestConfig
-from functions.runs import INCOMING_PREFIX, convert_upload, head_or_none, prepared_document, read_settings
+from core.names import RunPaths, dataset_and_file, execution_name, run_id
+from core.s3 import head_or_none
+from functions import sns
+from functions.config import IngestConfig
+from functions.upload import convert_upload, prepared_document, read_settings
 
 
 @dataclass(frozen=True)
@@ -63,24 +65,23 @@ def ingest_upload(
     now: datetime | None = None,
 ) -> IngestOutcome:
     """Convert one upload and start its execution; refuse it with a reason the user can act on."""
-    located = dataset_and_file(upload.key, INCOMING_PREFIX)
+    located = dataset_and_file(upload.key)
     if located is None or not located[1].lower().endswith(".csv"):
         return IngestOutcome(status="ignored", key=upload.key, reason="not incoming/<dataset>/<file>.csv")
     dataset, file_name = located
-    run = run_id(upload.bucket, upload.key, upload.version_id or upload.etag)
-    prefix = run_prefix(dataset, run)
+    paths = RunPaths(upload.bucket, dataset, run_id(upload.bucket, upload.key, upload.version_id or upload.etag))
+    run = paths.run
     name = execution_name(dataset, run)
     execution_arn = _execution_arn(config.state_machine_arn, name)
 
     try:
-        refused_before = head_or_none(clients.s3, upload.bucket, f"{prefix}rejected.json") is not None
+        refused_before = head_or_none(clients.s3, upload.bucket, paths.rejected_key) is not None
         if refused_before or _execution_exists(clients.stepfunctions, execution_arn):
             return IngestOutcome(status="duplicate", key=upload.key, run_id=run, execution_arn=execution_arn)
         return _convert_and_start(
             upload,
-            dataset,
+            paths,
             file_name,
-            run,
             name,
             clients=clients,
             config=config,
@@ -92,7 +93,7 @@ def ingest_upload(
         # error propagates so Lambda records it (and retries, which may well succeed).
         clients.sns.publish(
             TopicArn=config.topic_arn,
-            Subject=refusal_subject(file_name).replace("upload refused", "upload could not be processed"),
+            Subject=sns.subject(f"dropml: upload could not be processed: {file_name}"),
             Message=(
                 f"Your upload {upload.uri} could not be processed because of an internal error "
                 f"({type(error).__name__}: {error}). Nothing was started; the file was not changed. "
@@ -104,9 +105,8 @@ def ingest_upload(
 
 def _convert_and_start(
     upload: Upload,
-    dataset: str,
+    paths: RunPaths,
     file_name: str,
-    run: str,
     name: str,
     *,
     clients: AwsClients,
@@ -115,25 +115,19 @@ def _convert_and_start(
     now: datetime | None,
 ) -> IngestOutcome:
     try:
-        settings = read_settings(clients.s3, upload.bucket, dataset)
+        settings = read_settings(clients.s3, upload.bucket, paths.dataset)
         result = convert_upload(
-            source_uri=upload.uri,
-            bucket=upload.bucket,
-            dataset=dataset,
-            run=run,
-            settings=settings,
-            s3=clients.s3,
-            storage_options=storage_options,
+            source_uri=upload.uri, paths=paths, settings=settings, s3=clients.s3, storage_options=storage_options
         )
     except UserInputError as refusal:
-        _reject(upload, dataset, file_name, run, refusal, clients=clients, config=config, now=now)
-        return IngestOutcome(status="refused", key=upload.key, run_id=run, reason=refusal.reason)
+        _reject(upload, paths, file_name, refusal, clients=clients, config=config, now=now)
+        return IngestOutcome(status="refused", key=upload.key, run_id=paths.run, reason=refusal.reason)
 
     schema = result.schema
     execution_input = {
         "source": upload.uri,
         "settings": settings.model_dump(mode="json", exclude_defaults=True),
-        "prepared": prepared_document(bucket=upload.bucket, dataset=dataset, run=run, result_schema=schema),
+        "prepared": prepared_document(paths, schema).model_dump(mode="json", by_alias=True),
     }
     started = clients.stepfunctions.start_execution(
         stateMachineArn=config.state_machine_arn, name=name, input=json.dumps(execution_input)
@@ -141,7 +135,7 @@ def _convert_and_start(
     return IngestOutcome(
         status="started",
         key=upload.key,
-        run_id=run,
+        run_id=paths.run,
         execution_arn=started["executionArn"],
         rows=sum(v for k, v in schema.rows.items() if k != "missing_target"),
         bytes_read=result.bytes_read,
@@ -150,9 +144,8 @@ def _convert_and_start(
 
 def _reject(
     upload: Upload,
-    dataset: str,
+    paths: RunPaths,
     file_name: str,
-    run: str,
     refusal: UserInputError,
     *,
     clients: AwsClients,
@@ -162,38 +155,31 @@ def _reject(
     """Record why an upload was refused next to where its run would have been, and tell the user."""
     record = {
         "source": upload.uri,
-        "dataset": dataset,
+        "dataset": paths.dataset,
         "file": file_name,
-        "run_id": run,
+        "run_id": paths.run,
         "refused_at": (now or datetime.now(UTC)).isoformat(),
         **refusal.as_dict(),
     }
     clients.s3.put_object(
         Bucket=upload.bucket,
-        Key=f"{run_prefix(dataset, run)}rejected.json",
+        Key=paths.rejected_key,
         Body=json.dumps(record, indent=2, ensure_ascii=False).encode(),
         ContentType="application/json",
     )
     clients.sns.publish(
         TopicArn=config.topic_arn,
-        Subject=refusal_subject(file_name),
-        Message=refusal_message(record),
+        Subject=sns.subject(f"dropml: upload refused: {file_name}"),
+        Message=refusal_message(record, paths),
         MessageAttributes={
             "event": {"DataType": "String", "StringValue": "upload_refused"},
-            "dataset": {"DataType": "String", "StringValue": dataset},
-            "run_id": {"DataType": "String", "StringValue": run},
+            "dataset": {"DataType": "String", "StringValue": paths.dataset},
+            "run_id": {"DataType": "String", "StringValue": paths.run},
         },
     )
 
 
-def refusal_subject(file_name: str) -> str:
-    """An SNS subject: ASCII only, no line breaks, under 100 characters (SNS refuses anything else)."""
-    ascii_name = file_name.encode("ascii", "replace").decode().replace("\n", " ").replace("\r", " ")
-    subject = f"dropml: upload refused: {ascii_name}"
-    return subject if len(subject) <= 99 else subject[:96] + "..."
-
-
-def refusal_message(record: dict[str, Any]) -> str:
+def refusal_message(record: dict[str, Any], paths: RunPaths) -> str:
     """The email body a person reads: what was refused, where, why, and what to do next."""
     where = []
     if record.get("line"):
@@ -208,7 +194,7 @@ def refusal_message(record: dict[str, Any]) -> str:
             f"Reason{location}: {record['reason']}",
             "",
             "The uploaded file was not changed. Fix the file (or the dataset's dropml.json) and upload it again;",
-            f"details are in runs/{record['dataset']}/{record['run_id']}/rejected.json in the same bucket.",
+            f"details are in {paths.rejected_key} in the same bucket.",
             "",
             json.dumps(record, ensure_ascii=False),
         ]

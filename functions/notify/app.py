@@ -2,46 +2,46 @@
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
 
-from core.names import split_s3_uri
 from functions import aws
-from functions.notify.report import build_report
-
-NOTIFICATION_TOPIC_ARN = "NOTIFICATION_TOPIC_ARN"
+from functions.config import NotifyConfig
+from functions.notify.notify import notify_run
+from functions.notify.report import FinalState
 
 logger = Logger()
 tracer = Tracer()
 
 
+class NotifyEvent(BaseModel):
+    """``state`` is the execution's state as far as it got: not a run document when Prepare failed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: dict[str, Any]
+    started_at: str | None = None
+    outcome: Literal["succeeded", "failed"]
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = {**event["state"], "started_at": event.get("started_at")}
-    report = build_report(state, failed=event["outcome"] == "failed", finished_at=datetime.now(UTC))
-    aws.client("sns").publish(
-        TopicArn=os.environ[NOTIFICATION_TOPIC_ARN],
-        Subject=report.subject,
-        Message=report.body,
-        MessageAttributes={
-            "status": {"DataType": "String", "StringValue": report.document["status"]},
-            "dataset": {"DataType": "String", "StringValue": str(report.document["dataset"])},
-        },
+@event_parser(model=NotifyEvent)
+def lambda_handler(event: NotifyEvent, context: LambdaContext) -> dict[str, Any]:
+    config = NotifyConfig.from_environment()
+    final = FinalState.from_state(event.state, event.started_at)
+    report = notify_run(
+        final,
+        failed=event.outcome == "failed",
+        finished_at=datetime.now(UTC),
+        sns=aws.client("sns"),
+        s3=aws.client("s3"),
+        topic_arn=config.topic_arn,
     )
-    source, run = state.get("source", ""), state.get("run_id")
-    if run and source.startswith("s3://"):
-        bucket, _ = split_s3_uri(source)
-        aws.client("s3").put_object(
-            Bucket=bucket,
-            Key=f"runs/{report.document['dataset']}/{run}/report.json",
-            Body=json.dumps({**report.document, "email": report.body}, indent=2, ensure_ascii=False).encode(),
-            ContentType="application/json",
-        )
     logger.info("notified", extra={"status": report.document["status"], "subject": report.subject})
-    return report.document
+    return {"status": report.document["status"]}

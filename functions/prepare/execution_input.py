@@ -14,26 +14,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.errors import UserInputError
-from core.names import dataset_and_file, split_s3_uri
-from core.schema import ProblemType
+from core.names import dataset_and_file
+from core.s3 import split_s3_uri
 from core.settings import describe_validation_error
+from functions.run_document import Prepared
 
 SOURCE_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/incoming/[^/]+/[^/]+\.[cC][sS][vV]$"
-
-
-class Prepared(BaseModel):
-    """Where the S3 trigger put the converted data (absent for console runs from a raw CSV)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    dataset: str
-    run_id: str = Field(pattern=r"^[0-9a-f]{12}$")
-    data: str
-    schema_uri: str = Field(alias="schema")
-    problem_type: ProblemType
-    target: str
-    classes: list[str]
-    rows: dict[str, int]
 
 
 class ExecutionInput(BaseModel):

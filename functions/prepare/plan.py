@@ -8,19 +8,15 @@ computed here and the definition only reads fields of the plan.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
 from typing import Any
 
-from core.names import TRAINING_JOB_NAME_MAX, TUNING_JOB_NAME_MAX, slug
-from core.schema import ProblemType, Schema
+from core.container import metric_definitions
+from core.names import ENDPOINT_NAME_MAX, MODEL_NAME_MAX, TRAINING_JOB_NAME_MAX, TUNING_JOB_NAME_MAX, slug
+from core.problems import PROBLEMS
+from core.schema import Schema
 from core.settings import DatasetSettings
+from functions.run_document import Attempt, Channel, JobNames, Plan
 
-# Objective per problem type: the metric the tuner optimises and the champion/challenger compares.
-OBJECTIVES: dict[ProblemType, tuple[str, str, str]] = {
-    "binary": ("binary:logistic", "auc", "Maximize"),
-    "multiclass": ("multi:softprob", "mlogloss", "Minimize"),
-    "regression": ("reg:squarederror", "rmse", "Minimize"),
-}
 ATTEMPT_ID_LENGTH = 10
 DEFAULT_STATIC = {"num_round": "200", "early_stopping_rounds": "20"}
 # Search space in SageMaker's ParameterRanges shape; the built-in algorithm's recommended ranges.
@@ -43,21 +39,10 @@ GRID_RANGES: dict[str, list[dict[str, Any]]] = {
         {"Name": "max_depth", "Values": ["3", "6", "9"]},
     ],
 }
-# The capture is a number, not \S+: CloudWatch shows tabs as "#011", which \S+ would run on through.
-METRIC_REGEX = r".*\[[0-9]+\].*#011{channel}-{metric}:([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
-
-
-@dataclass(frozen=True)
-class JobNames:
-    """SageMaker names for this run; GPU and CPU attempts need distinct names (names are never reused)."""
-
-    training_gpu: str
-    training_cpu: str
-    tuning_gpu: str
-    tuning_cpu: str
-    model: str
-    endpoint_config: str
-    endpoint: str
+# The channels the training image reads: the splits as target-first CSV, and the schema it packs
+# into the model so that the endpoint can encode raw rows.
+CSV_CHANNELS = ("train", "validation", "test")
+SCHEMA_CHANNEL = "schema"
 
 
 def attempt_id(execution_name: str) -> str:
@@ -66,30 +51,46 @@ def attempt_id(execution_name: str) -> str:
     return hashlib.sha256(execution_name.encode()).hexdigest()[:ATTEMPT_ID_LENGTH]
 
 
-def job_names(prefix: str, dataset: str, attempt: str, endpoint: str | None) -> JobNames:
+class _Namer:
     """Names start with the stack's prefix, so IAM can scope SageMaker permissions to this stack
     (a user's own endpoint name from the settings is prefixed too)."""
 
-    def within(limit: int, suffix: str) -> str:
+    def __init__(self, prefix: str, dataset: str, attempt: str) -> None:
+        self.prefix, self.dataset, self.attempt = prefix, dataset, attempt
+
+    def within(self, limit: int, suffix: str) -> str:
+        prefix, attempt = self.prefix, self.attempt
         room = limit - len(prefix) - len(attempt) - len(suffix) - 3
-        return f"{prefix}-{slug(dataset, room)}-{attempt}-{suffix}" if room > 0 else f"{prefix}-{attempt}-{suffix}"
+        return f"{prefix}-{slug(self.dataset, room)}-{attempt}-{suffix}" if room > 0 else f"{prefix}-{attempt}-{suffix}"
 
-    return JobNames(
-        training_gpu=within(TRAINING_JOB_NAME_MAX, "gpu"),
-        training_cpu=within(TRAINING_JOB_NAME_MAX, "cpu"),
-        tuning_gpu=within(TUNING_JOB_NAME_MAX, "g"),
-        tuning_cpu=within(TUNING_JOB_NAME_MAX, "c"),
-        model=within(63, "model"),
-        endpoint_config=within(63, "config"),
-        endpoint=f"{prefix}-{slug(endpoint or dataset, 63 - len(prefix) - 1)}",
-    )
+    def attempt_on(self, device: str, instance_type: str) -> Attempt:
+        """GPU and CPU attempts need distinct names: a job name is never reused, even after a failure."""
+        short = device.lower()
+        return Attempt(
+            device="GPU" if device == "GPU" else "CPU",
+            instance_type=instance_type,
+            training_job_name=self.within(TRAINING_JOB_NAME_MAX, short),
+            tuning_job_name=self.within(TUNING_JOB_NAME_MAX, short[0]),
+        )
+
+    def deployment(self, endpoint: str | None) -> JobNames:
+        return JobNames(
+            model=self.within(MODEL_NAME_MAX, "model"),
+            endpoint_config=self.within(MODEL_NAME_MAX, "config"),
+            endpoint=f"{self.prefix}-{slug(endpoint or self.dataset, ENDPOINT_NAME_MAX - len(self.prefix) - 1)}",
+        )
 
 
-def metric_definitions(metric: str) -> list[dict[str, str]]:
-    """The built-in XGBoost algorithm's regexes for one metric on both channels (tab shown as #011)."""
+def input_data_config(data_uri: str, schema_uri: str) -> list[Channel]:
+    """SageMaker's InputDataConfig for the run's data, one entry per channel."""
+    data = data_uri.rstrip("/")
+    channels = [(name, "text/csv", f"{data}/{name}/") for name in CSV_CHANNELS]
+    channels.append((SCHEMA_CHANNEL, "application/json", schema_uri))
     return [
-        {"Name": f"{channel}:{metric}", "Regex": METRIC_REGEX.format(channel=channel, metric=metric)}
-        for channel in ("train", "validation")
+        Channel.model_validate(
+            {"ChannelName": name, "ContentType": content_type, "DataSource": {"S3DataSource": {"S3Uri": uri}}}
+        )
+        for name, content_type, uri in channels
     ]
 
 
@@ -106,43 +107,42 @@ def plan_run(
     execution_name: str,
     schema: Schema,
     settings: DatasetSettings,
-    use_gpu: bool,
+    gpu_instance_type: str | None,
+    cpu_instance_type: str,
     data_uri: str,
     schema_uri: str,
+    output_path: str,
     max_runtime_seconds: int,
     endpoint_poll_seconds: int,
     endpoint_instance_type: str,
-) -> dict[str, Any]:
-    """The plan document the definition reads (JSON-ready, every hyperparameter a string)."""
-    objective, metric, direction = OBJECTIVES[schema.problem_type]
-    static = {**DEFAULT_STATIC, "objective": objective, "eval_metric": metric}
+) -> tuple[Plan, Attempt]:
+    """The plan the definition reads (every hyperparameter a string), and the first attempt: on GPU
+    when the stack has a GPU type and the dataset does not ask for CPU, else on CPU."""
+    problem = PROBLEMS[schema.problem_type]
+    static = {**DEFAULT_STATIC, "objective": problem.objective, "eval_metric": problem.tuning_metric}
     if schema.problem_type == "multiclass":
         static["num_class"] = str(schema.num_class)
     static.update({name: str(value) for name, value in settings.hyperparameters.items()})
-    data = data_uri.rstrip("/")
-    tuning = settings.tuning.model_dump()
     # SageMaker refuses automatic early stopping with Hyperband, which stops trials itself
-    tuning["early_stopping"] = "Off" if settings.tuning.strategy == "Hyperband" else "Auto"
-    return {
-        "mode": settings.mode,
-        "use_gpu": use_gpu,
-        "names": asdict(job_names(prefix, dataset, attempt_id(execution_name), settings.endpoint_name)),
-        "channels": {
-            "train": f"{data}/train/",
-            "validation": f"{data}/validation/",
-            "test": f"{data}/test/",
-            "schema": schema_uri,
-        },
-        "output_path": f"{data.rsplit('/', 1)[0]}/jobs/",
-        "objective": {"metric": f"validation:{metric}", "type": direction},
-        "static_hyperparameters": static,
-        # a single training job uses the algorithm's defaults for whatever tuning would have searched
-        "train_hyperparameters": static,
-        "max_runtime_seconds": max_runtime_seconds,
-        "endpoint_poll_seconds": endpoint_poll_seconds,
-        "endpoint_instance_type": settings.endpoint_instance_type or endpoint_instance_type,
-        "ranges": tuning_ranges(set(settings.hyperparameters), settings.tuning.strategy),
-        "metric_definitions": metric_definitions(metric),
-        "tuning": tuning,
-        "deploy_margin": settings.deploy_margin,
-    }
+    early_stopping = "Off" if settings.tuning.strategy == "Hyperband" else "Auto"
+    namer = _Namer(prefix, dataset, attempt_id(execution_name))
+    cpu = namer.attempt_on("CPU", cpu_instance_type)
+    plan = Plan.model_validate(
+        {
+            "mode": settings.mode,
+            "cpu_attempt": cpu,
+            "names": namer.deployment(settings.endpoint_name),
+            "input_data_config": input_data_config(data_uri, schema_uri),
+            "output_path": output_path,
+            "objective": {"metric": f"validation:{problem.tuning_metric}", "type": problem.tuning_direction},
+            "static_hyperparameters": static,
+            "ranges": tuning_ranges(set(settings.hyperparameters), settings.tuning.strategy),
+            "metric_definitions": metric_definitions(problem.tuning_metric),
+            "tuning": {**settings.tuning.model_dump(), "early_stopping": early_stopping},
+            "max_runtime_seconds": max_runtime_seconds,
+            "endpoint_poll_seconds": endpoint_poll_seconds,
+            "endpoint_instance_type": settings.endpoint_instance_type or endpoint_instance_type,
+            "deploy_margin": settings.deploy_margin,
+        }
+    )
+    return plan, (namer.attempt_on("GPU", gpu_instance_type) if gpu_instance_type else cpu)

@@ -10,11 +10,14 @@ import json
 from typing import Any
 
 from core.errors import UserInputError
-from core.names import run_id, run_prefix, split_s3_uri
+from core.names import RunPaths, run_id
+from core.s3 import head_or_none, split_s3_uri
 from core.schema import Schema
+from functions.config import PrepareConfig
 from functions.prepare.execution_input import parse_execution_input
 from functions.prepare.plan import plan_run
-from functions.runs import convert_upload, head_or_none, prepared_document, read_settings
+from functions.run_document import RunDocument
+from functions.upload import convert_upload, prepared_document, read_settings
 
 
 def prepare_execution(
@@ -23,65 +26,59 @@ def prepare_execution(
     execution_name: str,
     s3: Any,
     storage_options: dict[str, str] | None,
-    gpu_configured: bool,
-    name_prefix: str,
-    max_runtime_seconds: int,
-    endpoint_poll_seconds: int,
-    endpoint_instance_type: str,
-    default_settings: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    config: PrepareConfig,
+) -> RunDocument:
     """The run document every later state reads: input, settings, prepared data and the plan."""
     request = parse_execution_input(document)
     bucket, key, dataset = request.bucket, request.key, request.dataset
-    settings = read_settings(s3, bucket, dataset, request.settings, default_settings)
+    defaults = {"tuning": {"max_jobs": config.max_tuning_jobs, "max_parallel_jobs": config.max_parallel_tuning_jobs}}
+    settings = read_settings(s3, bucket, dataset, request.settings, defaults)
+    if settings.instance == "gpu" and not config.gpu_instance_type:
+        raise UserInputError('settings: instance is "gpu" but this stack has no GpuInstanceType; use "auto" or "cpu"')
 
     if request.prepared is not None:
-        prepared = request.prepared.model_dump(by_alias=True)
-        schema = _read_schema(s3, request.prepared.schema_uri)
-        run = request.prepared.run_id
+        prepared = request.prepared
+        schema = _read_schema(s3, prepared.schema_uri)
+        paths = RunPaths(bucket, dataset, prepared.run_id)
     else:
-        run = run_id(bucket, key, _object_identity(s3, bucket, key))
-        prefix = run_prefix(dataset, run)
-        rejected = _read_json(s3, bucket, f"{prefix}rejected.json")
+        paths = RunPaths(bucket, dataset, run_id(bucket, key, _object_identity(s3, bucket, key)))
+        rejected = _read_json(s3, bucket, paths.rejected_key)
         if rejected is not None:
             raise UserInputError(f"this upload was refused earlier: {rejected['reason']}")
-        existing = _read_json(s3, bucket, f"{prefix}schema.json")
+        existing = _read_json(s3, bucket, paths.schema_key)
         if existing is not None:
             schema = Schema.from_dict(existing)
         else:
             schema = convert_upload(
-                source_uri=request.source,
-                bucket=bucket,
-                dataset=dataset,
-                run=run,
-                settings=settings,
-                s3=s3,
-                storage_options=storage_options,
+                source_uri=request.source, paths=paths, settings=settings, s3=s3, storage_options=storage_options
             ).schema
-        prepared = prepared_document(bucket=bucket, dataset=dataset, run=run, result_schema=schema)
+        prepared = prepared_document(paths, schema)
 
-    use_gpu = settings.instance == "gpu" or (settings.instance == "auto" and gpu_configured)
-    return {
-        "source": request.source,
-        "dataset": dataset,
-        "file": key.rsplit("/", 1)[1],
-        "run_id": run,
-        "settings": settings.model_dump(mode="json"),
-        "prepared": prepared,
-        "plan": plan_run(
-            prefix=name_prefix,
-            dataset=dataset,
-            execution_name=execution_name,
-            schema=schema,
-            settings=settings,
-            use_gpu=use_gpu,
-            data_uri=prepared["data"],
-            schema_uri=prepared["schema"],
-            max_runtime_seconds=max_runtime_seconds,
-            endpoint_poll_seconds=endpoint_poll_seconds,
-            endpoint_instance_type=endpoint_instance_type,
-        ),
-    }
+    plan, attempt = plan_run(
+        prefix=config.name_prefix,
+        dataset=dataset,
+        execution_name=execution_name,
+        schema=schema,
+        settings=settings,
+        gpu_instance_type=config.gpu_instance_type if settings.instance != "cpu" else None,
+        cpu_instance_type=config.cpu_instance_type,
+        data_uri=prepared.data,
+        schema_uri=prepared.schema_uri,
+        output_path=paths.uri(paths.jobs_key),
+        max_runtime_seconds=config.max_runtime_seconds,
+        endpoint_poll_seconds=config.endpoint_poll_seconds,
+        endpoint_instance_type=config.endpoint_instance_type,
+    )
+    return RunDocument(
+        source=request.source,
+        dataset=dataset,
+        file=key.rsplit("/", 1)[1],
+        run_id=paths.run,
+        settings=settings,
+        prepared=prepared,
+        plan=plan,
+        attempt=attempt,
+    )
 
 
 def _object_identity(s3: Any, bucket: str, key: str) -> str:

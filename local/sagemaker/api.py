@@ -1,9 +1,13 @@
 """The engine behind the SageMaker API: which operation calls what, for every account and region.
 
-Whatever serves the API (the moto patch in :mod:`local.moto_patches`) looks an action name up in
+Whatever serves the API (the moto patch in :mod:`local.moto.sagemaker`) looks an action name up in
 :data:`OPERATIONS`, passes the request's parameters as botocore parsed them, and serialises the dict
 it gets back with the operation's output shape; a :class:`local.sagemaker.errors.SageMakerApiError`
 becomes the matching AWS error. InvokeEndpoint (SageMaker Runtime) goes through :meth:`LocalSageMaker.invoke`.
+
+A :class:`SageMakerEngine` is the local SageMaker of one account and region: its training jobs, tuning
+jobs, models and endpoints. Whatever fronts it (the moto patch, a test) hands it API request dicts and
+takes its answers; ``shutdown()`` is what ``dropml local down`` relies on to leave no process behind.
 """
 
 from __future__ import annotations
@@ -13,8 +17,29 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from local.sagemaker.engine import SageMakerEngine
-from local.sagemaker.runtime import AwsAccess, Runtime
+from local.sagemaker.context import AwsAccount, EngineContext
+from local.sagemaker.endpoints import Endpoints
+from local.sagemaker.models import Models
+from local.sagemaker.training_jobs import TrainingJobs
+from local.sagemaker.tuning_jobs import TuningJobs
+
+
+class SageMakerEngine:
+    """The local SageMaker of one account and region."""
+
+    def __init__(self, context: EngineContext) -> None:
+        self.context = context
+        self.training_jobs = TrainingJobs(context)
+        self.tuning_jobs = TuningJobs(context, self.training_jobs)
+        self.models = Models(context)
+        self.endpoints = Endpoints(context, self.models)
+
+    def shutdown(self) -> None:
+        """Stop every tuning job, training job and endpoint server, and wait for their processes to end."""
+        self.tuning_jobs.shutdown()
+        self.training_jobs.shutdown()
+        self.endpoints.shutdown()
+
 
 Operation = Callable[[SageMakerEngine, Mapping[str, Any]], dict[str, Any]]
 
@@ -34,13 +59,13 @@ OPERATIONS: dict[str, Operation] = {
     "ListHyperParameterTuningJobs": lambda e, p: e.tuning_jobs.list(p),
     "StopHyperParameterTuningJob": lambda e, p: _empty(lambda: e.tuning_jobs.stop(p["HyperParameterTuningJobName"])),
     "ListTrainingJobsForHyperParameterTuningJob": lambda e, p: e.tuning_jobs.list_training_jobs(p),
-    "CreateModel": lambda e, p: e.endpoints.create_model(p),
-    "DescribeModel": lambda e, p: e.endpoints.describe_model(p["ModelName"]),
-    "DeleteModel": lambda e, p: _empty(lambda: e.endpoints.delete_model(p["ModelName"])),
-    "ListModels": lambda e, p: e.endpoints.list_models(),
-    "CreateEndpointConfig": lambda e, p: e.endpoints.create_endpoint_config(p),
-    "DescribeEndpointConfig": lambda e, p: e.endpoints.describe_endpoint_config(p["EndpointConfigName"]),
-    "DeleteEndpointConfig": lambda e, p: _empty(lambda: e.endpoints.delete_endpoint_config(p["EndpointConfigName"])),
+    "CreateModel": lambda e, p: e.models.create_model(p),
+    "DescribeModel": lambda e, p: e.models.describe_model(p["ModelName"]),
+    "DeleteModel": lambda e, p: _empty(lambda: e.models.delete_model(p["ModelName"])),
+    "ListModels": lambda e, p: e.models.list_models(),
+    "CreateEndpointConfig": lambda e, p: e.models.create_endpoint_config(p),
+    "DescribeEndpointConfig": lambda e, p: e.models.describe_endpoint_config(p["EndpointConfigName"]),
+    "DeleteEndpointConfig": lambda e, p: _empty(lambda: e.models.delete_endpoint_config(p["EndpointConfigName"])),
     "CreateEndpoint": lambda e, p: e.endpoints.create_endpoint(p),
     "DescribeEndpoint": lambda e, p: e.endpoints.describe_endpoint(p["EndpointName"]),
     "UpdateEndpoint": lambda e, p: e.endpoints.update_endpoint(p),
@@ -65,11 +90,11 @@ class LocalSageMaker:
     def engine(self, account: str, region: str) -> SageMakerEngine:
         with self._lock:
             if (account, region) not in self._engines:
-                aws = AwsAccess(
+                aws = AwsAccount(
                     endpoint_url=self._endpoint_url, region=region, account_id=account, credentials=self._credentials
                 )
-                runtime = Runtime(aws=aws, workdir=self._work_dir / account / region)
-                self._engines[(account, region)] = SageMakerEngine(runtime)
+                context = EngineContext(aws=aws, workdir=self._work_dir / account / region)
+                self._engines[(account, region)] = SageMakerEngine(context)
             return self._engines[(account, region)]
 
     def call(self, action: str, account: str, region: str, parameters: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ on a machine without an NVIDIA GPU fails the same way, for a real reason, and th
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from functools import cache
+
+from core.machine import nvidia_gpu_count
 
 # SageMaker's accelerated families: P and G (NVIDIA GPUs).
 _GPU_INSTANCE = re.compile(r"^ml\.(p\d|g\d)[a-z0-9]*\.")
@@ -22,15 +22,8 @@ def is_gpu_instance(instance_type: str) -> bool:
 
 @cache
 def machine_has_gpu() -> bool:
-    """Whether ``nvidia-smi -L`` lists a GPU here (asked once per process)."""
-    program = shutil.which("nvidia-smi")
-    if program is None:
-        return False
-    try:
-        listed = subprocess.run([program, "-L"], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return listed.returncode == 0 and "GPU" in listed.stdout
+    """Whether ``nvidia-smi -L`` lists a GPU here, as the training image sees it (asked once per process)."""
+    return nvidia_gpu_count() > 0
 
 
 def capacity_failure(instance_type: str, *, has_gpu: bool | None = None) -> str | None:

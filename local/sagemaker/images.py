@@ -8,19 +8,17 @@ Any other image fails the job or endpoint with a reason that says so, as a missi
 
 from __future__ import annotations
 
-import re
+from core.container import METRIC_CHANNELS, metric_definition
 
 RUNNABLE_REPOSITORIES = ("dropml-xgboost", "sagemaker-xgboost")
 
 # The built-in algorithm's metrics, as SageMaker defines them for its XGBoost image: one per channel and
-# eval metric, matched on log lines whose tabs are shown as #011. Users of the built-in image pass no
-# MetricDefinitions; SageMaker fills these in, and so do we.
-_CHANNELS = ("train", "validation")
+# eval metric (core.container's regex). Users of the built-in image pass no MetricDefinitions; SageMaker
+# fills these in, and so do we.
 _EVAL_METRICS = (
     "accuracy", "auc", "aucpr", "error", "f1", "gamma-deviance", "gamma-nloglik", "logloss", "mae",
     "map", "merror", "mlogloss", "mse", "ndcg", "poisson-nloglik", "r2", "rmse", "tweedie-nloglik",
 )  # fmt: skip
-FLOAT = r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
 
 
 def repository_of(image_uri: str) -> str:
@@ -41,8 +39,4 @@ def unrunnable_reason(image_uri: str | None) -> str | None:
 
 
 def builtin_metric_definitions() -> list[dict[str, str]]:
-    return [
-        {"Name": f"{channel}:{metric}", "Regex": rf".*\[[0-9]+\].*#011{channel}-{re.escape(metric)}:({FLOAT}).*"}
-        for channel in _CHANNELS
-        for metric in _EVAL_METRICS
-    ]
+    return [metric_definition(channel, metric) for channel in METRIC_CHANNELS for metric in _EVAL_METRICS]

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from core.container import LOGGED_TAB
+
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
 _MAX_BATCH = 500
@@ -22,7 +24,7 @@ _FLUSH_EVERY_S = 1.0
 
 def as_logged(line: str) -> str:
     """A line of output the way SageMaker's log shipping shows it."""
-    return line.rstrip("\r\n").replace("\t", "#011")
+    return line.rstrip("\r\n").replace("\t", LOGGED_TAB)
 
 
 class LogStream:

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.container import METRIC_VALUE
 from local.sagemaker.errors import ValidationError
-from local.sagemaker.images import FLOAT
 
-_LEADING_NUMBER = re.compile(rf"\s*({FLOAT}|[-+]?(?:nan|inf))", re.IGNORECASE)
+_LEADING_NUMBER = re.compile(rf"\s*({METRIC_VALUE}|[-+]?(?:nan|inf))", re.IGNORECASE)
 _ROUND = re.compile(r"\[([0-9]+)\]")
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.s3 import split_s3_uri
 from local.sagemaker.errors import ValidationError
 
 
@@ -30,7 +31,7 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str) -> S3Location:
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = split_s3_uri(uri)
         if not uri.startswith("s3://") or not bucket:
             raise ValidationError(f"{uri!r} is not an S3 URI (s3://bucket/key)")
         return cls(bucket, key)

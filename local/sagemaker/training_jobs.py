@@ -7,7 +7,7 @@ goes to CloudWatch Logs and through the MetricDefinitions), Uploading (``model.t
 MaxRuntimeExceeded. ``InstanceCount`` > 1 starts that many processes forming one distributed job; the
 image reaches its peers through ``DROPML_HOST_ADDRESSES`` and ``DROPML_TRACKER_PORT``.
 
-Stopping sends SIGTERM and allows ``Runtime.stop_grace_s`` for the program to save its work (AWS allows
+Stopping sends SIGTERM and allows ``EngineContext.stop_grace_s`` for the program to save its work (AWS allows
 120 s) before SIGKILL; whatever the model folder then holds is still uploaded, as AWS does.
 """
 
@@ -16,10 +16,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,17 +26,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.container import (
+    FAILURE_REASON_MAX,
+    HOST_ADDRESSES_ENV,
+    MODEL_ARCHIVE,
+    OUTPUT_ARCHIVE,
+    TRACKER_PORT_ENV,
+    TRAIN_PROGRAM,
+    TRAINING_JOB_ARN_ENV,
+    TRAINING_JOB_NAME_ENV,
+    OptMlLayout,
+    host_names,
+)
+from local.ports import free_port
 from local.sagemaker import s3
 from local.sagemaker.capacity import capacity_failure
+from local.sagemaker.context import EngineContext
 from local.sagemaker.errors import ResourceInUse, ValidationError
 from local.sagemaker.images import builtin_metric_definitions, unrunnable_reason
-from local.sagemaker.logs import TRAINING_LOG_GROUP, LogStream, as_logged
+from local.sagemaker.logs import TRAINING_LOG_GROUP, LogStream
 from local.sagemaker.metrics import MetricPoint, MetricReader
-from local.sagemaker.runtime import Runtime, free_port
-
-HOST_ADDRESSES_ENV = "DROPML_HOST_ADDRESSES"
-TRACKER_PORT_ENV = "DROPML_TRACKER_PORT"
-OPT_ML_ENV = "DROPML_OPT_ML"
+from local.sagemaker.processes import ImageProcess, container_environment
+from local.sagemaker.registry import JobRegistry, Listing
 
 _MESSAGES = {
     "Starting": "Preparing the instances for training",
@@ -52,7 +61,6 @@ _MESSAGES = {
     "MaxRuntimeExceeded": "Training job exceeded MaxRuntimeInSeconds provided",
 }
 _POLL_S = 0.1
-FAILURE_REASON_MAX = 1024  # the API's limit on FailureReason
 _CHECKPOINT_SYNC_EVERY_S = 5.0
 
 
@@ -78,9 +86,11 @@ class _Transition:
 class _Host:
     name: str
     root: Path
-    process: subprocess.Popen[str] | None = None
-    log: LogStream | None = None
-    reader: threading.Thread | None = None
+    process: ImageProcess | None = None
+
+    @property
+    def layout(self) -> OptMlLayout:
+        return OptMlLayout(self.root)
 
 
 class TrainingJob:
@@ -93,32 +103,32 @@ class TrainingJob:
         self,
         request: Mapping[str, Any],
         *,
-        runtime: Runtime,
+        context: EngineContext,
         tuning_job_arn: str | None = None,
         on_metric: Callable[[MetricPoint], None] | None = None,
     ) -> None:
         self.request = copy.deepcopy(dict(request))
         self.name: str = self.request["TrainingJobName"]
-        self.arn = runtime.aws.arn("training-job", self.name)
+        self.arn = context.aws.arn("training-job", self.name)
         self.tuning_job_arn = tuning_job_arn
-        self._runtime = runtime
+        self._context = context
         self._lock = threading.RLock()
         self._done = threading.Event()
         self._stop_reason: str | None = None
         algorithm = self.request.setdefault("AlgorithmSpecification", {})
         if not algorithm.get("MetricDefinitions") and unrunnable_reason(algorithm.get("TrainingImage")) is None:
             algorithm["MetricDefinitions"] = builtin_metric_definitions()
-        self._metrics = MetricReader(algorithm.get("MetricDefinitions") or [], runtime.clock, on_metric)
+        self._metrics = MetricReader(algorithm.get("MetricDefinitions") or [], context.clock, on_metric)
         self.status = "InProgress"
         self.failure_reason: str | None = None
         self.model_artifact: str | None = None
-        self.creation_time = runtime.clock()
+        self.creation_time = context.clock()
         self.last_modified = self.creation_time
         self.training_start: datetime | None = None
         self.training_end: datetime | None = None
         self._transitions: list[_Transition] = []
         self._hosts: list[_Host] = []
-        self._folder = runtime.workdir / "training-jobs" / self.name
+        self._folder = context.workdir / "training-jobs" / self.name
         self._thread = threading.Thread(target=self._run, name=f"training-job-{self.name}", daemon=True)
         self._secondary("Starting")
 
@@ -221,7 +231,8 @@ class TrainingJob:
             self._finish("Failed", f"InternalServerError: local SageMaker failed: {exc!r}")
         finally:
             for host in self._hosts:
-                _kill(host.process)
+                if host.process is not None:
+                    host.process.kill()
             self._done.set()
 
     def _prepare(self) -> None:
@@ -236,14 +247,14 @@ class TrainingJob:
         if "Pipe" in modes:
             raise ValidationError("Pipe input mode is not supported locally: use File (or FastFile)")
         count = int((self.request.get("ResourceConfig") or {}).get("InstanceCount", 1))
-        names = [f"algo-{i}" for i in range(1, count + 1)]
+        names = host_names(count)
         shutil.rmtree(self._folder, ignore_errors=True)
         self._hosts = [_Host(name=name, root=self._folder / name) for name in names]
         for host in self._hosts:
             self._write_config(host, names)
         self._check_stop()
         self._secondary("Downloading")
-        client = self._runtime.aws.client("s3")
+        client = self._context.aws.client("s3")
         for index, host in enumerate(self._hosts):
             for channel in self.request.get("InputDataConfig") or []:
                 source = channel["DataSource"].get("S3DataSource")
@@ -256,22 +267,22 @@ class TrainingJob:
                 s3.download_channel(
                     client,
                     source["S3Uri"],
-                    host.root / "input" / "data" / channel["ChannelName"],
+                    host.layout.channel_dir(channel["ChannelName"]),
                     host_index=index,
                     host_count=len(self._hosts),
                     sharded=source.get("S3DataDistributionType") == "ShardedByS3Key",
-                    cache=self._runtime.workdir / "s3-cache",
+                    cache=self._context.workdir / "s3-cache",
                 )
             checkpoint = self.request.get("CheckpointConfig")
             if checkpoint:
-                s3.download_prefix(client, s3.S3Location.parse(checkpoint["S3Uri"]), host.root / "checkpoints")
+                s3.download_prefix(client, s3.S3Location.parse(checkpoint["S3Uri"]), host.layout.checkpoint_dir)
             self._check_stop()
 
     def _write_config(self, host: _Host, names: list[str]) -> None:
-        config = host.root / "input" / "config"
-        config.mkdir(parents=True)
-        for folder in ("model", "output/data", "checkpoints", "input/data"):
-            (host.root / folder).mkdir(parents=True, exist_ok=True)
+        opt_ml = host.layout
+        opt_ml.config_dir.mkdir(parents=True)
+        for folder in (opt_ml.model_dir, opt_ml.output_data_dir, opt_ml.checkpoint_dir, opt_ml.data_dir):
+            folder.mkdir(parents=True, exist_ok=True)
         hyperparameters = {str(k): str(v) for k, v in (self.request.get("HyperParameters") or {}).items()}
         channels = {
             channel["ChannelName"]: {
@@ -296,53 +307,39 @@ class TrainingJob:
             ],
             "network_interface_name": "lo",
         }
-        (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-        (config / "inputdataconfig.json").write_text(json.dumps(channels))
-        (config / "resourceconfig.json").write_text(json.dumps(resources))
+        opt_ml.hyperparameters_file.write_text(json.dumps(hyperparameters))
+        opt_ml.input_data_config_file.write_text(json.dumps(channels))
+        opt_ml.resource_config_file.write_text(json.dumps(resources))
 
     def _train(self) -> None:
         self._secondary("Training")
         with self._lock:
-            self.training_start = self._runtime.clock()
+            self.training_start = self._context.clock()
         started = time.monotonic()
         tracker_port = free_port()
         addresses = json.dumps({host.name: "127.0.0.1" for host in self._hosts})
-        logs = self._runtime.aws.client("logs")
+        logs = self._context.aws.client("logs")
         epoch = int(time.time())
         for host in self._hosts:
-            environment = {
-                **os.environ,
-                **{str(k): str(v) for k, v in (self.request.get("Environment") or {}).items()},
-                OPT_ML_ENV: str(host.root),
-                HOST_ADDRESSES_ENV: addresses,
-                TRACKER_PORT_ENV: str(tracker_port),
-                "TRAINING_JOB_NAME": self.name,
-                "TRAINING_JOB_ARN": self.arn,
-                "PYTHONUNBUFFERED": "1",
-            }
-            host.log = LogStream(logs, TRAINING_LOG_GROUP, f"{self.name}/{host.name}-{epoch}")
-            host.process = subprocess.Popen(
-                [str(self._runtime.programs.train), "train"],
-                cwd=host.root,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                start_new_session=True,
+            environment = container_environment(
+                host.root,
+                self.request.get("Environment"),
+                fixed={
+                    HOST_ADDRESSES_ENV: addresses,
+                    TRACKER_PORT_ENV: str(tracker_port),
+                    TRAINING_JOB_NAME_ENV: self.name,
+                    TRAINING_JOB_ARN_ENV: self.arn,
+                },
             )
-            host.reader = threading.Thread(target=self._read_output, args=(host,), daemon=True)
-            host.reader.start()
+            host.process = ImageProcess(
+                self._context.programs.train,
+                TRAIN_PROGRAM,
+                opt_ml=host.root,
+                environment=environment,
+                log=LogStream(logs, TRAINING_LOG_GROUP, f"{self.name}/{host.name}-{epoch}"),
+                on_line=self._metrics.read,
+            )
         self._supervise(started)
-
-    def _read_output(self, host: _Host) -> None:
-        assert host.process is not None and host.process.stdout is not None and host.log is not None
-        for line in host.process.stdout:
-            logged = as_logged(line)
-            host.log.write(logged)
-            self._metrics.read(logged)
-        host.log.close()
 
     def _supervise(self, started: float) -> None:
         """Wait for every host, enforcing StopTrainingJob and MaxRuntimeInSeconds, syncing checkpoints."""
@@ -351,25 +348,25 @@ class TrainingJob:
         synced: dict[str, tuple[int, int]] = {}
         last_sync = time.monotonic()
         terminated_at: float | None = None
-        while any(host.process is not None and host.process.poll() is None for host in self._hosts):
+        processes = [host.process for host in self._hosts if host.process is not None]
+        while any(process.running for process in processes):
             if max_runtime is not None and time.monotonic() - started > float(max_runtime):
                 self.stop("MaxRuntimeExceeded")
             if self._stop_reason is not None and terminated_at is None:
                 terminated_at = time.monotonic()
-                for host in self._hosts:
-                    _signal(host.process, signal.SIGTERM)
-            if terminated_at is not None and time.monotonic() - terminated_at > self._runtime.stop_grace_s:
-                for host in self._hosts:
-                    _kill(host.process)
+                for process in processes:
+                    process.send_signal(signal.SIGTERM)
+            if terminated_at is not None and time.monotonic() - terminated_at > self._context.stop_grace_s:
+                for process in processes:
+                    process.kill()
             if checkpoint and time.monotonic() - last_sync > _CHECKPOINT_SYNC_EVERY_S:
                 self._sync_checkpoints(checkpoint, synced)
                 last_sync = time.monotonic()
             time.sleep(_POLL_S)
-        for host in self._hosts:
-            if host.reader is not None:
-                host.reader.join(timeout=10)
+        for process in processes:
+            process.join_output(timeout=10)
         with self._lock:
-            self.training_end = self._runtime.clock()
+            self.training_end = self._context.clock()
         if checkpoint:
             self._sync_checkpoints(checkpoint, synced)
         if self._stop_reason is not None:
@@ -388,26 +385,26 @@ class TrainingJob:
 
     def _sync_checkpoints(self, checkpoint: Mapping[str, Any], synced: dict[str, tuple[int, int]]) -> None:
         """Every host's checkpoints go to the same S3 URI, as on AWS (distributed code names them apart)."""
-        client = self._runtime.aws.client("s3")
+        client = self._context.aws.client("s3")
         for host in self._hosts:
-            s3.upload_folder(client, host.root / "checkpoints", s3.S3Location.parse(checkpoint["S3Uri"]), synced)
+            s3.upload_folder(client, host.layout.checkpoint_dir, s3.S3Location.parse(checkpoint["S3Uri"]), synced)
 
     def _upload_output(self) -> None:
         """The first host's model and output data, under ``S3OutputPath/<job>/output/``."""
         if not self._hosts:
             return
         output = s3.S3Location.parse(self.request["OutputDataConfig"]["S3OutputPath"]).child(self.name, "output")
-        client = self._runtime.aws.client("s3")
-        first = self._hosts[0].root
-        if s3.upload_tarball(client, first / "model", output.child("model.tar.gz")):
+        client = self._context.aws.client("s3")
+        first = self._hosts[0].layout
+        if s3.upload_tarball(client, first.model_dir, output.child(MODEL_ARCHIVE)):
             with self._lock:
-                self.model_artifact = str(output.child("model.tar.gz"))
-        s3.upload_tarball(client, first / "output" / "data", output.child("output.tar.gz"))
+                self.model_artifact = str(output.child(MODEL_ARCHIVE))
+        s3.upload_tarball(client, first.output_data_dir, output.child(OUTPUT_ARCHIVE))
 
     def _failure_reason(self, host: _Host) -> str:
         """AWS's ``AlgorithmError: <the failure file>``; the exit status and last line when there is none."""
         for candidate in [host, *self._hosts]:
-            failure = candidate.root / "output" / "failure"
+            failure = candidate.layout.failure_file
             if failure.is_file() and failure.read_text().strip():
                 return f"AlgorithmError: {failure.read_text().strip()}"
         code = host.process.returncode if host.process is not None else None
@@ -425,13 +422,13 @@ class TrainingJob:
             self.status = status
             self.failure_reason = failure_reason[:FAILURE_REASON_MAX] if failure_reason else None
             if self.training_start is not None and self.training_end is None:
-                self.training_end = self._runtime.clock()
+                self.training_end = self._context.clock()
             self._secondary(secondary or status)
             self._transitions[-1].end = self._transitions[-1].start
 
     def _secondary(self, status: str) -> None:
         with self._lock:
-            now = self._runtime.clock()
+            now = self._context.clock()
             if self._transitions:
                 self._transitions[-1].end = now
             self._transitions.append(_Transition(status, now, _MESSAGES[status]))
@@ -446,25 +443,25 @@ class _Done(Exception):
     """The job reached its final status before training (e.g. an image local mode cannot run)."""
 
 
-def _signal(process: subprocess.Popen[str] | None, signum: int) -> None:
-    if process is not None and process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signum)
+LISTING = Listing(
+    page_key="TrainingJobSummaries",
+    name_field="TrainingJobName",
+    status_field="TrainingJobStatus",
+    sort_fields={"Name": "TrainingJobName", "Status": "TrainingJobStatus"},
+    time_bounds=True,
+)
 
 
-def _kill(process: subprocess.Popen[str] | None) -> None:
-    if process is not None and process.poll() is None:
-        _signal(process, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-class TrainingJobs:
+class TrainingJobs(JobRegistry[TrainingJob]):
     """Every training job of one engine, by name: Create/Describe/List/Stop."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-        self._lock = threading.Lock()
-        self._jobs: dict[str, TrainingJob] = {}
+    def __init__(self, context: EngineContext) -> None:
+        super().__init__(
+            lambda _name: ValidationError("Requested resource not found."),
+            listing=LISTING,
+            stop_timeout_s=context.stop_grace_s + 15,
+        )
+        self._context = context
 
     def create(
         self,
@@ -474,74 +471,22 @@ class TrainingJobs:
         on_metric: Callable[[MetricPoint], None] | None = None,
     ) -> TrainingJob:
         _require(request, "TrainingJobName", "AlgorithmSpecification", "OutputDataConfig", "ResourceConfig")
-        with self._lock:
-            name = request["TrainingJobName"]
-            if name in self._jobs:
-                raise ResourceInUse(
-                    f"Training job names must be unique within an AWS account and region, "
-                    f"and a training job with this name already exists ({self._jobs[name].arn})"
-                )
-            job = TrainingJob(request, runtime=self._runtime, tuning_job_arn=tuning_job_arn, on_metric=on_metric)
-            self._jobs[name] = job
+        job = self.add(
+            request["TrainingJobName"],
+            lambda: TrainingJob(request, context=self._context, tuning_job_arn=tuning_job_arn, on_metric=on_metric),
+            taken=lambda existing: ResourceInUse(
+                f"Training job names must be unique within an AWS account and region, "
+                f"and a training job with this name already exists ({existing.arn})"
+            ),
+        )
         job.start()
         return job
-
-    def get(self, name: str) -> TrainingJob:
-        with self._lock:
-            job = self._jobs.get(name)
-        if job is None:
-            raise ValidationError("Requested resource not found.")
-        return job
-
-    def describe(self, name: str) -> dict[str, Any]:
-        return self.get(name).describe()
 
     def stop(self, name: str) -> None:
         job = self.get(name)
         if job.status not in ("InProgress", "Stopping"):
             raise ValidationError(f"The request was rejected because the training job is in status {job.status}.")
         job.stop()
-
-    def list(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """ListTrainingJobs with its filters, sorting and NextToken paging."""
-        with self._lock:
-            jobs = list(self._jobs.values())
-        summaries = [job.summary() for job in jobs]
-        if request.get("NameContains"):
-            summaries = [s for s in summaries if request["NameContains"] in s["TrainingJobName"]]
-        if request.get("StatusEquals"):
-            summaries = [s for s in summaries if s["TrainingJobStatus"] == request["StatusEquals"]]
-        for field, bound, keep in (
-            ("CreationTime", "CreationTimeAfter", lambda v, b: v > b),
-            ("CreationTime", "CreationTimeBefore", lambda v, b: v < b),
-            ("LastModifiedTime", "LastModifiedTimeAfter", lambda v, b: v > b),
-            ("LastModifiedTime", "LastModifiedTimeBefore", lambda v, b: v < b),
-        ):
-            if request.get(bound) is not None:
-                summaries = [s for s in summaries if keep(s[field], request[bound])]
-        key = {"Name": "TrainingJobName", "Status": "TrainingJobStatus"}.get(
-            request.get("SortBy") or "CreationTime", "CreationTime"
-        )
-        summaries.sort(key=lambda s: s[key], reverse=(request.get("SortOrder") or "Ascending") == "Descending")
-        return paginate(summaries, "TrainingJobSummaries", request)
-
-    def shutdown(self) -> None:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            job.stop()
-        for job in jobs:
-            job.wait(timeout=self._runtime.stop_grace_s + 15)
-
-
-def paginate(items: list[dict[str, Any]], key: str, request: Mapping[str, Any]) -> dict[str, Any]:
-    """``MaxResults``/``NextToken`` paging; the token is the offset of the next page."""
-    start = int(request.get("NextToken") or 0)
-    size = int(request.get("MaxResults") or 100)
-    page: dict[str, Any] = {key: items[start : start + size]}
-    if start + size < len(items):
-        page["NextToken"] = str(start + size)
-    return page
 
 
 def _require(request: Mapping[str, Any], *names: str) -> None:

@@ -8,8 +8,9 @@ job logs it (its ``[round]`` prefix is the step); a pruned child is stopped like
 ends ``Stopped``. Children are ordinary training jobs (``<tuning job>-<NNN>-<8 hex>``): Describe and
 List show them like any other, with ``TuningJobArn`` set.
 
-Parallelism is ``MaxParallelTrainingJobs`` bounded by the machine's cores (``Runtime``), because every
-child is a process that wants a core.
+Parallelism is ``MaxParallelTrainingJobs`` bounded by the machine's cores
+(``EngineContext.max_parallel_processes``), because every child is a process that wants a core. The
+ranges become optuna's search space in :mod:`local.sagemaker.search_space`.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import Trial, TrialState
 
+from local.sagemaker.context import EngineContext
 from local.sagemaker.errors import ResourceInUse, ResourceNotFound, ValidationError
 from local.sagemaker.metrics import MetricPoint
-from local.sagemaker.runtime import Runtime
-from local.sagemaker.training_jobs import TrainingJob, TrainingJobs, paginate
+from local.sagemaker.registry import JobRegistry, Listing, paginate
+from local.sagemaker.search_space import grid_of, parameter_space
+from local.sagemaker.training_jobs import TrainingJob, TrainingJobs
 
 TUNING_JOB_NAME_MAX = 32
 _POLL_S = 0.1
@@ -43,79 +45,6 @@ _DEFAULT_MAX_RESOURCE = 100
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-@dataclass(frozen=True)
-class TunedParameter:
-    """One tuned hyperparameter: where optuna samples it, and how a sample becomes SageMaker's text."""
-
-    name: str
-    distribution: BaseDistribution
-    to_text: Callable[[Any], str]
-
-
-def parameter_space(ranges: Mapping[str, Any]) -> list[TunedParameter]:
-    parameters = []
-    for spec in ranges.get("IntegerParameterRanges") or []:
-        low, high = _bounds(spec, int)
-        log = _is_log(spec, float(low), float(high))
-        if spec.get("ScalingType") == "ReverseLogarithmic":
-            raise ValidationError(f"{spec['Name']}: ReverseLogarithmic scaling applies to continuous ranges only")
-        parameters.append(
-            TunedParameter(spec["Name"], IntDistribution(int(low), int(high), log=log), lambda v: str(int(v)))
-        )
-    for spec in ranges.get("ContinuousParameterRanges") or []:
-        low, high = _bounds(spec, float)
-        if spec.get("ScalingType") == "ReverseLogarithmic":
-            if not 0 <= low < high < 1:
-                raise ValidationError(f"{spec['Name']}: ReverseLogarithmic needs 0 <= MinValue < MaxValue < 1")
-            # 1 - x sampled on a log scale: dense near 1, as SageMaker's reverse logarithmic scaling is.
-            distribution = FloatDistribution(1 - high, 1 - low, log=True)
-            parameters.append(TunedParameter(spec["Name"], distribution, _reflected(low, high)))
-            continue
-        log = _is_log(spec, float(low), float(high))
-        parameters.append(TunedParameter(spec["Name"], FloatDistribution(low, high, log=log), lambda v: repr(float(v))))
-    for spec in ranges.get("CategoricalParameterRanges") or []:
-        values = [str(v) for v in spec.get("Values") or []]
-        if not values:
-            raise ValidationError(f"{spec['Name']}: a categorical range needs at least one value")
-        parameters.append(TunedParameter(spec["Name"], CategoricalDistribution(values), str))
-    if ranges.get("AutoParameters"):
-        raise ValidationError("AutoParameters (Autotune) are not supported locally: give explicit ranges")
-    names = [p.name for p in parameters]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ValidationError(f"hyperparameter {duplicated[0]!r} has more than one range")
-    return parameters
-
-
-def _reflected(low: float, high: float) -> Callable[[Any], str]:
-    """``1 - sample`` as text, kept inside [low, high] against floating-point rounding."""
-    return lambda v: repr(min(max(1 - float(v), low), high))
-
-
-def _bounds(spec: Mapping[str, Any], kind: type) -> tuple[Any, Any]:
-    try:
-        low, high = float(spec["MinValue"]), float(spec["MaxValue"])
-    except (KeyError, ValueError):
-        raise ValidationError(f"{spec.get('Name')}: MinValue and MaxValue must be numbers") from None
-    if kind is int and not (low.is_integer() and high.is_integer()):
-        raise ValidationError(f"{spec['Name']}: an integer range needs integer MinValue and MaxValue")
-    if low > high:
-        raise ValidationError(
-            f"{spec['Name']}: MinValue {spec['MinValue']} is greater than MaxValue {spec['MaxValue']}"
-        )
-    return (int(low), int(high)) if kind is int else (low, high)
-
-
-def _is_log(spec: Mapping[str, Any], low: float, high: float) -> bool:
-    """Logarithmic when asked for; ``Auto`` picks it for a positive range spanning two orders of magnitude."""
-    scaling = spec.get("ScalingType") or "Auto"
-    if scaling == "Logarithmic":
-        if low <= 0:
-            raise ValidationError(f"{spec['Name']}: Logarithmic scaling needs MinValue > 0")
-        return True
-    return scaling == "Auto" and low > 0 and high / low >= 100
-
-
 class _GridSampler(optuna.samplers.GridSampler):
     """optuna's grid sampler without its end-of-grid ``study.stop()``.
 
@@ -125,11 +54,6 @@ class _GridSampler(optuna.samplers.GridSampler):
 
     def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
         return None
-
-
-def _choices(parameter: TunedParameter) -> tuple[Any, ...]:
-    assert isinstance(parameter.distribution, CategoricalDistribution)
-    return tuple(parameter.distribution.choices)
 
 
 @dataclass
@@ -156,11 +80,11 @@ class TuningJob:
     reason quotes the first child's). The best job is the best objective among ``Completed`` children.
     """
 
-    def __init__(self, request: Mapping[str, Any], *, runtime: Runtime, training_jobs: TrainingJobs) -> None:
+    def __init__(self, request: Mapping[str, Any], *, context: EngineContext, training_jobs: TrainingJobs) -> None:
         self.request = dict(request)
         self.name: str = self.request["HyperParameterTuningJobName"]
-        self.arn = runtime.aws.arn("hyper-parameter-tuning-job", self.name)
-        self._runtime = runtime
+        self.arn = context.aws.arn("hyper-parameter-tuning-job", self.name)
+        self._context = context
         self._training_jobs = training_jobs
         if self.request.get("TrainingJobDefinitions"):
             raise ValidationError("TrainingJobDefinitions (several algorithms) are not supported locally")
@@ -181,7 +105,7 @@ class TuningJob:
         limits = config["ResourceLimits"]
         self._strategy: str = config.get("Strategy", "Bayesian")
         self._max_jobs = self._job_budget(limits)
-        self._parallel = max(1, min(int(limits["MaxParallelTrainingJobs"]), self._runtime.max_parallel_processes))
+        self._parallel = max(1, min(int(limits["MaxParallelTrainingJobs"]), self._context.max_parallel_processes))
         self._max_runtime_s: float | None = limits.get("MaxRuntimeInSeconds")
         target = (config.get("TuningJobCompletionCriteria") or {}).get("TargetObjectiveMetricValue")
         self._target: float | None = float(target) if target is not None else None
@@ -191,7 +115,7 @@ class TuningJob:
         self._stop_requested = False
         self.status = "InProgress"
         self.failure_reason: str | None = None
-        self.creation_time = runtime.clock()
+        self.creation_time = context.clock()
         self.last_modified = self.creation_time
         self.end_time: datetime | None = None
         self._done = threading.Event()
@@ -200,9 +124,7 @@ class TuningJob:
     def _job_budget(self, limits: Mapping[str, Any]) -> int:
         given = limits.get("MaxNumberOfTrainingJobs")
         if self._strategy == "Grid":
-            if any(not isinstance(p.distribution, CategoricalDistribution) for p in self._parameters):
-                raise ValidationError("the Grid strategy supports only CategoricalParameterRanges")
-            size = math.prod([len(_choices(p)) for p in self._parameters])
+            size = math.prod([len(values) for values in grid_of(self._parameters).values()])
             return min(int(given), size) if given else size
         if not given:
             raise ValidationError(f"MaxNumberOfTrainingJobs is required for the {self._strategy} strategy")
@@ -218,8 +140,7 @@ class TuningJob:
         elif self._strategy == "Random":
             sampler = optuna.samplers.RandomSampler(seed=seed)
         elif self._strategy == "Grid":
-            space = {p.name: list(_choices(p)) for p in self._parameters}
-            sampler = _GridSampler(space, seed=seed)
+            sampler = _GridSampler(grid_of(self._parameters), seed=seed)
         elif self._strategy == "Hyperband":
             if early_stopping == "Auto":
                 raise ValidationError("TrainingJobEarlyStoppingType must be Off with the Hyperband strategy")
@@ -253,7 +174,7 @@ class TuningJob:
                 return
             self._stop_requested = True
             self.status = "Stopping"
-            self.last_modified = self._runtime.clock()
+            self.last_modified = self._context.clock()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
@@ -274,7 +195,7 @@ class TuningJob:
             }
             if self.end_time is not None:
                 description["HyperParameterTuningEndTime"] = self.end_time
-            end = self.end_time or self._runtime.clock()
+            end = self.end_time or self._context.clock()
             description["ConsumedResources"] = {"RuntimeInSeconds": int((end - self.creation_time).total_seconds())}
             best = self._best(children)
             if best is not None:
@@ -282,6 +203,25 @@ class TuningJob:
             if self.failure_reason:
                 description["FailureReason"] = self.failure_reason
             return description
+
+    def summary(self) -> dict[str, Any]:
+        """The ``ListHyperParameterTuningJobs`` entry."""
+        described = self.describe()
+        config = described["HyperParameterTuningJobConfig"]
+        summary = {
+            "HyperParameterTuningJobName": self.name,
+            "HyperParameterTuningJobArn": self.arn,
+            "HyperParameterTuningJobStatus": described["HyperParameterTuningJobStatus"],
+            "Strategy": config.get("Strategy", "Bayesian"),
+            "CreationTime": described["CreationTime"],
+            "LastModifiedTime": described["LastModifiedTime"],
+            "TrainingJobStatusCounters": described["TrainingJobStatusCounters"],
+            "ObjectiveStatusCounters": described["ObjectiveStatusCounters"],
+            "ResourceLimits": config["ResourceLimits"],
+        }
+        if "HyperParameterTuningEndTime" in described:
+            summary["HyperParameterTuningEndTime"] = described["HyperParameterTuningEndTime"]
+        return summary
 
     def list_training_jobs(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """ListTrainingJobsForHyperParameterTuningJob, with its filter, sort orders and paging."""
@@ -361,7 +301,7 @@ class TuningJob:
                 request[optional] = definition[optional]
         with self._lock:
             self._children.append(child)
-            self.last_modified = self._runtime.clock()
+            self.last_modified = self._context.clock()
         child.job = self._training_jobs.create(
             request, tuning_job_arn=self.arn, on_metric=lambda point: self._on_metric(child, point)
         )
@@ -396,7 +336,7 @@ class TuningJob:
                 else:
                     self._study.tell(child.trial, state=TrialState.FAIL)
             with self._lock:
-                self.last_modified = self._runtime.clock()
+                self.last_modified = self._context.clock()
 
     def _target_reached(self) -> bool:
         best = self._best(self._children)
@@ -415,7 +355,7 @@ class TuningJob:
     def _finish(self, status: str) -> None:
         with self._lock:
             self.status = status
-            self.end_time = self.last_modified = self._runtime.clock()
+            self.end_time = self.last_modified = self._context.clock()
 
     # -- answers -------------------------------------------------------------------------------------
 
@@ -479,36 +419,35 @@ class TuningJob:
         return counters
 
 
-class TuningJobs:
+LISTING = Listing(
+    page_key="HyperParameterTuningJobSummaries",
+    name_field="HyperParameterTuningJobName",
+    status_field="HyperParameterTuningJobStatus",
+    sort_fields={"Name": "HyperParameterTuningJobName", "Status": "HyperParameterTuningJobStatus"},
+)
+
+
+class TuningJobs(JobRegistry[TuningJob]):
     """Every tuning job of one engine, by name."""
 
-    def __init__(self, runtime: Runtime, training_jobs: TrainingJobs) -> None:
-        self._runtime = runtime
+    def __init__(self, context: EngineContext, training_jobs: TrainingJobs) -> None:
+        super().__init__(
+            lambda name: ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}"),
+            listing=LISTING,
+            stop_timeout_s=context.stop_grace_s + 15,
+        )
+        self._context = context
         self._training_jobs = training_jobs
-        self._lock = threading.Lock()
-        self._jobs: dict[str, TuningJob] = {}
 
     def create(self, request: Mapping[str, Any]) -> TuningJob:
         name = request.get("HyperParameterTuningJobName") or ""
         if not 1 <= len(name) <= TUNING_JOB_NAME_MAX:
             raise ValidationError(f"HyperParameterTuningJobName must be 1 to {TUNING_JOB_NAME_MAX} characters")
-        job = TuningJob(request, runtime=self._runtime, training_jobs=self._training_jobs)
-        with self._lock:
-            if name in self._jobs:
-                raise ResourceInUse(f"Tuning job with name {name} already exists.")
-            self._jobs[name] = job
+        job = TuningJob(request, context=self._context, training_jobs=self._training_jobs)
+        taken = ResourceInUse(f"Tuning job with name {name} already exists.")
+        self.add(name, lambda: job, taken=lambda _: taken)
         job.start()
         return job
-
-    def get(self, name: str) -> TuningJob:
-        with self._lock:
-            job = self._jobs.get(name)
-        if job is None:
-            raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
-        return job
-
-    def describe(self, name: str) -> dict[str, Any]:
-        return self.get(name).describe()
 
     def stop(self, name: str) -> None:
         job = self.get(name)
@@ -518,44 +457,5 @@ class TuningJobs:
             )
         job.stop()
 
-    def list(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        summaries = []
-        for job in jobs:
-            described = job.describe()
-            config = described["HyperParameterTuningJobConfig"]
-            summary = {
-                "HyperParameterTuningJobName": job.name,
-                "HyperParameterTuningJobArn": job.arn,
-                "HyperParameterTuningJobStatus": described["HyperParameterTuningJobStatus"],
-                "Strategy": config.get("Strategy", "Bayesian"),
-                "CreationTime": described["CreationTime"],
-                "LastModifiedTime": described["LastModifiedTime"],
-                "TrainingJobStatusCounters": described["TrainingJobStatusCounters"],
-                "ObjectiveStatusCounters": described["ObjectiveStatusCounters"],
-                "ResourceLimits": config["ResourceLimits"],
-            }
-            if "HyperParameterTuningEndTime" in described:
-                summary["HyperParameterTuningEndTime"] = described["HyperParameterTuningEndTime"]
-            summaries.append(summary)
-        if request.get("NameContains"):
-            summaries = [s for s in summaries if request["NameContains"] in s["HyperParameterTuningJobName"]]
-        if request.get("StatusEquals"):
-            summaries = [s for s in summaries if s["HyperParameterTuningJobStatus"] == request["StatusEquals"]]
-        key = {"Name": "HyperParameterTuningJobName", "Status": "HyperParameterTuningJobStatus"}.get(
-            request.get("SortBy") or "CreationTime", "CreationTime"
-        )
-        summaries.sort(key=lambda s: s[key], reverse=(request.get("SortOrder") or "Ascending") == "Descending")
-        return paginate(summaries, "HyperParameterTuningJobSummaries", request)
-
     def list_training_jobs(self, request: Mapping[str, Any]) -> dict[str, Any]:
         return self.get(request["HyperParameterTuningJobName"]).list_training_jobs(request)
-
-    def shutdown(self) -> None:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            job.stop()
-        for job in jobs:
-            job.wait(timeout=self._runtime.stop_grace_s + 15)

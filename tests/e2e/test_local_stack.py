@@ -19,7 +19,7 @@ import pytest
 
 from local.ports import free_port
 from local.stack import REPO_ROOT
-from tests.local_fixtures import clean_env, dropml, wait_for
+from tests.helpers.local import clean_env, dropml, wait_for
 
 pytestmark = pytest.mark.slow
 

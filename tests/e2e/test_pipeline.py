@@ -117,7 +117,7 @@ def test_first_upload_is_trained_on_cpu_after_gpu_capacity_fails_and_deployed(pi
 
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
-    assert output["training"]["device"] == "CPU" and "gpu_fallback" in output
+    assert output["attempt"]["device"] == "CPU" and "CapacityError" in output["attempt"]["gpu_failure"]
     assert output["evaluation"]["decision"] == "deploy"
     assert pipeline.endpoint()["EndpointStatus"] == "InService"
     body = decoded(pipeline.email("dropml penguins: deployed the new model to endpoint dropml-penguins"))
@@ -170,7 +170,14 @@ def test_a_failed_deployment_keeps_the_old_endpoint_serving(pipeline: Pipeline) 
 
 def test_a_tuned_challenger_replaces_the_live_model_blue_green(pipeline: Pipeline) -> None:
     before = pipeline.endpoint()["EndpointConfigName"]
-    tuned = {"mode": "tune", "tuning": {"max_jobs": 2, "max_parallel_jobs": 2}, "hyperparameters": {"num_round": 40}}
+    # eta fixed: every point of the remaining search box beats the 3-round champion by a wide margin
+    # (test logloss at most 0.16 against 0.50, measured at its corners; docs/testing.md). Left free,
+    # eta can be drawn near 0.02, which loses (0.59): the outcome would be chance.
+    tuned = {
+        "mode": "tune",
+        "tuning": {"max_jobs": 2, "max_parallel_jobs": 2},
+        "hyperparameters": {"num_round": 40, "eta": 0.3},
+    }
 
     arn = pipeline.start(
         {"source": f"s3://{pipeline.bucket}/incoming/penguins/penguins.csv", "settings": tuned}, "tuned"

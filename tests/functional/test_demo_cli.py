@@ -17,7 +17,7 @@ def test_demo_runs_the_pipeline_on_every_bundled_dataset(tmp_path: Path) -> None
     environment = {**os.environ, "DROPML_HOME": str(tmp_path)}
     environment.pop("AWS_ENDPOINT_URL", None)
     done = subprocess.run(
-        [sys.executable, "-m", "local.cli", "demo", "--port", str(free_port())],
+        [sys.executable, "-m", "cli.main", "demo", "--port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=300,

@@ -11,8 +11,8 @@ import pytest
 from core.schema import Schema
 from functions import aws as lambda_clients
 from functions.ingest import app
-from tests.conftest import load_corpus_cases
-from tests.functional.conftest import LambdaContext, client, s3_event
+from tests.helpers.aws import LambdaContext, client, s3_event
+from tests.helpers.corpus import load_corpus_cases
 
 REPO = Path(__file__).resolve().parents[2]
 PENGUINS = REPO / "datasets" / "penguins" / "penguins.csv"

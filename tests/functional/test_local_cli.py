@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from local import mail
-from local.cli import main
 from local.ports import free_port
 
 

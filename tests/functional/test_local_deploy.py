@@ -1,4 +1,5 @@
-"""Patches 5 and 6 and ``local.deploy``: the local resources are the template's."""
+"""The CloudFormation patches (``local.moto.cloudformation``) and ``local.deploy``: the local resources are the
+template's."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import boto3
 
 from local.deploy import deploy, to_cloudformation
 from local.stack import REPO_ROOT
-from tests.local_fixtures import ACCOUNT, REGION, PatchedAws, patched_aws_fixture, wait_for  # noqa: F401 - fixtures
+from tests.helpers.local import ACCOUNT, REGION, PatchedAws, wait_for
 
 
 def _create_stack(aws: PatchedAws, template: dict) -> None:

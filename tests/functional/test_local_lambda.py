@@ -1,4 +1,5 @@
-"""Patch 1 and the Lambda runner: the Invoke API runs the handler from its package, without Docker."""
+"""The Lambda patches (``local.moto.awslambda``) and the Lambda runner: the Invoke API runs the handler from its
+package, without Docker."""
 
 from __future__ import annotations
 
@@ -6,12 +7,7 @@ import base64
 import json
 from pathlib import Path
 
-from tests.local_fixtures import (  # noqa: F401 - fixtures
-    PatchedAws,
-    create_function,
-    patched_aws_fixture,
-    wait_for,
-)
+from tests.helpers.local import PatchedAws, create_function, wait_for
 
 
 def _invoke(aws: PatchedAws, name: str, event: object) -> tuple[dict, dict | str]:

@@ -1,4 +1,4 @@
-"""Patch 3 and the outbox: SNS email subscriptions deliver real mail to the SMTP sink."""
+"""The SNS patch (``local.moto.sns``) and the outbox: SNS email subscriptions deliver real mail to the SMTP sink."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from email import message_from_bytes
 from email.policy import default
 
 from local.mail import list_outbox
-from tests.local_fixtures import PatchedAws, patched_aws_fixture, wait_for  # noqa: F401 - fixtures
+from tests.helpers.local import PatchedAws, wait_for
 
 
 def _topic_with_subscriptions(aws: PatchedAws, *subscriptions: tuple[str, str]) -> str:

@@ -10,12 +10,7 @@ import psutil
 
 from local.ports import free_port
 from local.stack import down, stack_for, start_server
-from tests.local_fixtures import (  # noqa: F401 - fixtures
-    RunningServer,
-    create_function,
-    local_server_fixture,
-    wait_for,
-)
+from tests.helpers.local import RunningServer, create_function, wait_for
 
 
 def _notify_function_on_uploads(server: RunningServer, bucket: str, function_arn: str) -> None:

@@ -1,4 +1,5 @@
-"""Patches 4 and 7, and Lambda tasks: definitions execute for real, SageMaker `.sync` included."""
+"""The Step Functions patches (``local.moto.stepfunctions``) and Lambda tasks: definitions execute for real,
+unnamed executions get UUIDs, SageMaker `.sync` included."""
 
 from __future__ import annotations
 
@@ -9,15 +10,8 @@ from typing import Any
 import pytest
 from moto.sagemaker.models import sagemaker_backends
 
-from local import moto_patches
-from tests.local_fixtures import (  # noqa: F401 - fixtures
-    ACCOUNT,
-    REGION,
-    PatchedAws,
-    create_function,
-    patched_aws_fixture,
-    wait_for,
-)
+from local.moto import JobKind, describe_job_in_moto, use_sagemaker_job_source
+from tests.helpers.local import ACCOUNT, REGION, PatchedAws, create_function, wait_for
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/dropml-states"
 
@@ -125,8 +119,8 @@ class MovableStatus:
         self.failure_reason: str | None = None
         self.polled: list[str] = []
 
-    def __call__(self, kind: moto_patches.JobKind, name: str, account: str, region: str) -> dict[str, Any]:
-        description = moto_patches.describe_job_in_moto(kind, name, account, region)
+    def __call__(self, kind: JobKind, name: str, account: str, region: str) -> dict[str, Any]:
+        description = describe_job_in_moto(kind, name, account, region)
         self.polled.append(name)
         description["TrainingJobStatus"] = self.status
         if self.failure_reason:
@@ -137,9 +131,9 @@ class MovableStatus:
 @pytest.fixture
 def movable_status(patched_aws: PatchedAws) -> Iterator[MovableStatus]:
     source = MovableStatus()
-    previous = moto_patches.use_sagemaker_job_source(source)
+    previous = use_sagemaker_job_source(source)
     yield source
-    moto_patches.use_sagemaker_job_source(previous)
+    use_sagemaker_job_source(previous)
 
 
 def test_training_sync_waits_for_the_job_then_returns_describe_training_job(

@@ -11,7 +11,7 @@ from core.errors import UserInputError
 from core.names import run_id
 from functions import aws as lambda_clients
 from functions.prepare import app
-from tests.functional.conftest import LambdaContext, client
+from tests.helpers.aws import LambdaContext, client
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "dropml-data"
@@ -22,6 +22,7 @@ def bucket(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
     client("s3").create_bucket(Bucket=BUCKET)
     for name, value in {
         "GPU_INSTANCE_TYPE": "ml.g4dn.xlarge",
+        "CPU_INSTANCE_TYPE": "ml.m5.xlarge",
         "NAME_PREFIX": "dropml",
         "MAX_RUNTIME_SECONDS": "3600",
         "ENDPOINT_POLL_SECONDS": "30",
@@ -56,10 +57,15 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
     assert run["prepared"]["problem_type"] == "multiclass"
     assert s3.head_object(Bucket=bucket, Key=f"runs/penguins/{expected_run}/schema.json")
     plan = run["plan"]
-    assert plan["use_gpu"] is False  # the execution's override wins over the stack's GPU
+    # the execution's override wins over the stack's GPU
+    assert run["attempt"] == {**plan["cpu_attempt"], "gpu_failure": None}
+    assert run["attempt"]["instance_type"] == "ml.m5.xlarge"
     # the file's max_jobs wins over the stack default; the stack default fills what the file leaves out
     assert plan["tuning"]["max_jobs"] == 4 and plan["tuning"]["max_parallel_jobs"] == 3
-    assert plan["channels"]["schema"] == f"s3://{bucket}/runs/penguins/{expected_run}/schema.json"
+    [schema_channel] = [c for c in plan["input_data_config"] if c["ChannelName"] == "schema"]
+    assert schema_channel["DataSource"]["S3DataSource"]["S3Uri"] == (
+        f"s3://{bucket}/runs/penguins/{expected_run}/schema.json"
+    )
 
     # running the same upload again reuses the prepared data
     parts_before = s3.list_objects_v2(Bucket=bucket, Prefix="runs/")["KeyCount"]
@@ -67,9 +73,10 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
         {"input": {"source": f"s3://{bucket}/incoming/penguins/penguins.csv"}, "execution": "console-run-2"},
         LambdaContext(),
     )
-    assert again["run_id"] == expected_run and again["plan"]["use_gpu"] is True
+    assert again["run_id"] == expected_run
+    assert again["attempt"]["device"] == "GPU" and again["attempt"]["instance_type"] == "ml.g4dn.xlarge"
     # … but a second execution gets its own job names: SageMaker never reuses a name
-    assert again["plan"]["names"]["tuning_cpu"] != plan["names"]["tuning_cpu"]
+    assert again["plan"]["cpu_attempt"]["tuning_job_name"] != plan["cpu_attempt"]["tuning_job_name"]
     assert again["plan"]["names"]["endpoint"] == plan["names"]["endpoint"] == "dropml-penguins"
     assert s3.list_objects_v2(Bucket=bucket, Prefix="runs/")["KeyCount"] == parts_before
 
@@ -93,3 +100,22 @@ def test_bad_console_input_fails_with_a_reason(bucket: str, document: dict, mess
     with pytest.raises(UserInputError) as error:
         app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
     assert message in error.value.reason
+
+
+def test_asking_for_a_gpu_on_a_stack_without_one_is_refused(bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a stack deployed with an empty GpuInstanceType
+    monkeypatch.setenv("GPU_INSTANCE_TYPE", "")
+    client("s3").put_object(Bucket=bucket, Key="incoming/p/x.csv", Body=b"a,target\n1,0\n2,1\n" * 10)
+    document = {"source": f"s3://{bucket}/incoming/p/x.csv", "settings": {"instance": "gpu"}}
+
+    with pytest.raises(UserInputError) as error:
+        app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
+
+    assert 'instance is "gpu" but this stack has no GpuInstanceType' in error.value.reason
+    assert client("s3").list_objects_v2(Bucket=bucket, Prefix="runs/")["KeyCount"] == 0  # refused before converting
+
+
+def test_a_missing_variable_fails_with_its_name(bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CPU_INSTANCE_TYPE")
+    with pytest.raises(RuntimeError, match="PrepareConfig misconfigured: set CPU_INSTANCE_TYPE"):
+        app.lambda_handler({"input": {}, "execution": "console-run"}, LambdaContext())

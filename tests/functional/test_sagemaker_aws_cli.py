@@ -18,13 +18,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from tests import local_fixtures
-from tests.local_fixtures import RunningServer, clean_env
-from tests.sagemaker_fixtures import BUILTIN_XGBOOST, ROLE, sample_rows, target_first_csv
+from tests.helpers.local import RunningServer, clean_env
+from tests.helpers.sagemaker import BUILTIN_XGBOOST, ROLE, sample_rows, target_first_csv
 
 pytestmark = pytest.mark.slow  # the local stack's server and about thirty AWS CLI runs
 
-local_server = local_fixtures.local_server_fixture
 AWS_CLI = Path(sys.executable).with_name("aws")
 BUCKET = "dropml-cli"
 TUTORIAL_HYPERPARAMETERS = {

@@ -8,24 +8,23 @@ import threading
 import boto3
 import pytest
 
-from local.sagemaker.engine import SageMakerEngine
+from local.sagemaker.api import SageMakerEngine
+from local.sagemaker.context import AwsAccount, EngineContext
 from local.sagemaker.errors import ModelError, RuntimeValidationError, ValidationError
-from local.sagemaker.runtime import AwsAccess, Runtime
-from tests import sagemaker_fixtures
-from tests.sagemaker_fixtures import (
+from tests.helpers.sagemaker import (
     BUCKET,
     DROPML_IMAGE,
     REGION,
     ROLE,
     child_programs,
     sample_rows,
+    training_request,
     upload_model,
     wait_until,
 )
 
 SERVE = "training_image.serving"
 
-engine = sagemaker_fixtures.engine
 
 
 @pytest.fixture
@@ -35,10 +34,10 @@ def bucket(aws: str) -> str:
 
 
 def deploy_config(engine: SageMakerEngine, name: str, model_url: str, *, image: str = DROPML_IMAGE) -> None:
-    engine.endpoints.create_model(
+    engine.models.create_model(
         {"ModelName": name, "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": image, "ModelDataUrl": model_url}}
     )
-    engine.endpoints.create_endpoint_config(
+    engine.models.create_endpoint_config(
         {
             "EndpointConfigName": name,
             "ProductionVariants": [
@@ -198,8 +197,8 @@ def test_deleting_an_endpoint_stops_its_server(engine: SageMakerEngine, bucket: 
 
 def test_shutdown_ends_every_job_and_server(aws: str, tmp_path, bucket: str) -> None:
     # GIVEN an engine with an endpoint serving and a training job boosting
-    runtime = Runtime(aws=AwsAccess(endpoint_url=aws, region=REGION), workdir=tmp_path, stop_grace_s=5.0)
-    own = SageMakerEngine(runtime)
+    context = EngineContext(aws=AwsAccount(endpoint_url=aws, region=REGION), workdir=tmp_path, stop_grace_s=5.0)
+    own = SageMakerEngine(context)
     deploy_config(own, "bc-v1", upload_model("models/v1/model.tar.gz", rounds=1, max_depth=1))
     own.endpoints.create_endpoint({"EndpointName": "bc", "EndpointConfigName": "bc-v1"})
     boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key="data/train/a.csv", Body=b"1,2\n0,1\n" * 50)
@@ -209,7 +208,7 @@ def test_shutdown_ends_every_job_and_server(aws: str, tmp_path, bucket: str) -> 
         "output": f"s3://{BUCKET}/o",
     }
     hyperparameters = {"objective": "binary:logistic", "num_round": "1000000"}
-    own.training_jobs.create(sagemaker_fixtures.training_request("long", data, hyperparameters=hyperparameters))
+    own.training_jobs.create(training_request("long", data, hyperparameters=hyperparameters))
     wait_until(lambda: status(own, "bc") == "InService" and len(child_programs("training_image.train_main")) == 1)
 
     # WHEN the engine shuts down (what `dropml local down` calls)
@@ -225,14 +224,14 @@ def test_variants_get_traffic_by_weight_or_by_target(engine: SageMakerEngine, bu
     # GIVEN two variants: A on two instances with all the weight, B on one instance with none
     for name, rounds in (("bc-a", 1), ("bc-b", 20)):
         url = upload_model(f"models/{name}/model.tar.gz", rounds=rounds, max_depth=3)
-        engine.endpoints.create_model(
+        engine.models.create_model(
             {
                 "ModelName": name,
                 "ExecutionRoleArn": ROLE,
                 "PrimaryContainer": {"Image": DROPML_IMAGE, "ModelDataUrl": url},
             }
         )
-    engine.endpoints.create_endpoint_config(
+    engine.models.create_endpoint_config(
         {
             "EndpointConfigName": "ab",
             "ProductionVariants": [

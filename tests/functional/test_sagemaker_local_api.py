@@ -1,4 +1,4 @@
-"""The local SageMaker engine behind the embedded AWS (``local.moto_patches`` §8): the SageMaker and
+"""The local SageMaker engine behind the embedded AWS (``local.moto.sagemaker``): the SageMaker and
 SageMaker Runtime APIs, called with boto3 against ``python -m local.server``, run real jobs and
 endpoints, and their errors arrive as the ClientErrors AWS sends."""
 
@@ -14,11 +14,9 @@ import pytest
 from botocore.exceptions import ClientError
 from sklearn.datasets import load_breast_cancer
 
-from tests import local_fixtures
-from tests.local_fixtures import RunningServer
-from tests.sagemaker_fixtures import BUILTIN_XGBOOST, ROLE, channel, sample_rows, target_first_csv
+from tests.helpers.local import RunningServer
+from tests.helpers.sagemaker import BUILTIN_XGBOOST, ROLE, channel, sample_rows, target_first_csv
 
-local_server = local_fixtures.local_server_fixture
 BUCKET = "dropml-sagemaker-api"
 
 

@@ -11,13 +11,9 @@ import boto3
 import pytest
 import xgboost as xgb
 
-from local.sagemaker.engine import SageMakerEngine
+from local.sagemaker.api import SageMakerEngine
 from local.sagemaker.errors import ResourceInUse, ValidationError
-from tests import sagemaker_fixtures
-from tests.sagemaker_fixtures import BUCKET, DROPML_IMAGE, REGION, channel, training_request, wait_until
-
-engine = sagemaker_fixtures.engine
-breast_cancer = sagemaker_fixtures.breast_cancer
+from tests.helpers.sagemaker import BUCKET, DROPML_IMAGE, REGION, channel, training_request, wait_until
 
 
 def s3_object(key: str) -> bytes:

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from local.sagemaker.engine import SageMakerEngine
+from local.sagemaker.api import SageMakerEngine
 from local.sagemaker.errors import ResourceNotFound, ValidationError
-from tests import sagemaker_fixtures
-from tests.sagemaker_fixtures import BUILTIN_XGBOOST, ROLE, channel, wait_until
-
-engine = sagemaker_fixtures.engine
-breast_cancer = sagemaker_fixtures.breast_cancer
+from tests.helpers.sagemaker import BUILTIN_XGBOOST, ROLE, channel, wait_until
 
 
 def tuning_request(

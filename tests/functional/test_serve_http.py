@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from tests.serving_fixtures import (
+from tests.helpers.serving import (
     SPECIES,
     Endpoint,
     penguin_records,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from tests.training_fixtures import OptMl, breast_cancer, run_train, split, start_train
+from tests.helpers.training import OptMl, breast_cancer, run_train, split, start_train
 
 FIRST_ROUND = re.compile(r"^\[(\d+)\]\t", re.MULTILINE)
 

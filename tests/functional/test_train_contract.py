@@ -9,7 +9,7 @@ import xgboost as xgb
 from sklearn import metrics as sk
 
 from core.schema import Schema
-from tests.training_fixtures import OptMl, breast_cancer, diabetes, iris, run_train, schema_for, split
+from tests.helpers.training import OptMl, breast_cancer, diabetes, iris, run_train, schema_for, split
 
 # The built-in XGBoost algorithm's MetricDefinitions, as SageMaker defines them for CloudWatch.
 METRIC_REGEX = r".*\[[0-9]+\].*#011{channel}-{metric}:([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?).*"

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.training_fixtures import OptMl, breast_cancer, free_port, run_train, split, start_train
+from local.ports import free_port
+from tests.helpers.training import OptMl, breast_cancer, run_train, split, start_train
 
 HOSTS = ["algo-1", "algo-2"]
 HYPERPARAMETERS = {"num_round": 30, "max_depth": 3, "eta": 0.3, "objective": "binary:logistic"}

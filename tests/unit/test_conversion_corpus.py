@@ -10,7 +10,7 @@ import pytest
 from core.conversion import convert
 from core.errors import UserInputError
 from core.settings import DatasetSettings
-from tests.conftest import CORPUS, load_corpus_cases
+from tests.helpers.corpus import CORPUS, load_corpus_cases
 
 CASES = load_corpus_cases()
 REFUSED = sorted(name for name, case in CASES.items() if "reason" in case)

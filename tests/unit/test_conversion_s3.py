@@ -12,7 +12,7 @@ from moto.server import ThreadedMotoServer
 from core.conversion import convert
 from core.errors import UserInputError
 from core.settings import DatasetSettings
-from tests.conftest import CORPUS
+from tests.helpers.corpus import CORPUS
 
 BUCKET = "uploads"
 REGION = "us-east-1"

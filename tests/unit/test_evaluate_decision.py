@@ -2,6 +2,7 @@ import numpy as np
 
 from core.schema import Feature, Schema
 from functions.evaluate.champion import decide
+from functions.run_document import Champion, Winner
 
 SCHEMA = Schema(
     target="y",
@@ -15,8 +16,12 @@ SCHEMA = Schema(
 )
 
 
-def winner(auc: float) -> dict:
-    return {"job": "j", "metrics": {"auc": auc, "accuracy": 0.9}}
+def winner(auc: float) -> Winner:
+    return Winner(job="j", model_data="s3://b/m.tar.gz", hyperparameters={}, metrics={"auc": auc, "accuracy": 0.9})
+
+
+def champion_with(auc: float) -> Champion:
+    return Champion(endpoint="e", endpoint_config="c", metrics={"auc": auc})
 
 
 def test_first_model_is_deployed() -> None:
@@ -25,7 +30,7 @@ def test_first_model_is_deployed() -> None:
 
 
 def test_better_challenger_is_deployed_and_worse_one_is_not() -> None:
-    champion = {"endpoint": "e", "metrics": {"auc": 0.85}}
+    champion = champion_with(0.85)
     assert decide(schema=SCHEMA, winner=winner(0.9), champion=champion, margin=0.0).deploy
     kept = decide(schema=SCHEMA, winner=winner(0.84), champion=champion, margin=0.0)
     assert not kept.deploy
@@ -33,14 +38,14 @@ def test_better_challenger_is_deployed_and_worse_one_is_not() -> None:
 
 
 def test_margin_must_be_exceeded() -> None:
-    champion = {"endpoint": "e", "metrics": {"auc": 0.80}}
+    champion = champion_with(0.80)
     kept = decide(schema=SCHEMA, winner=winner(0.81), champion=champion, margin=0.05)
     assert not kept.deploy and "more than 5.0%" in kept.reason
     assert decide(schema=SCHEMA, winner=winner(0.85), champion=champion, margin=0.05).deploy
 
 
 def test_unscorable_champion_is_replaced_with_the_reason() -> None:
-    champion = {"endpoint": "e", "error": "400: expected 7 columns"}
+    champion = Champion(endpoint="e", endpoint_config="c", error="400: expected 7 columns")
     decision = decide(schema=SCHEMA, winner=winner(0.7), champion=champion, margin=0.0)
     assert decision.deploy and "could not be scored" in decision.reason
 

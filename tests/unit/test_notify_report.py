@@ -1,43 +1,52 @@
 import json
 from datetime import UTC, datetime
 
-from functions.notify.report import build_report
+from functions.notify.report import FinalState, build_report
+from tests.helpers.runs import planned_run
 
 FINISHED = datetime(2026, 11, 25, 12, 4, 30, tzinfo=UTC)
-PREPARED = {
-    "problem_type": "multiclass",
-    "target": "species",
-    "classes": ["Adelie", "Chinstrap", "Gentoo"],
-    "rows": {"train": 273, "validation": 34, "test": 35, "missing_target": 2},
-}
+
+
+def final(state: dict, started_at: str | None = None) -> FinalState:
+    return FinalState.from_state(state, started_at)
 
 
 def test_success_email_explains_the_decision_metrics_and_how_to_call_the_endpoint() -> None:
-    state = {
-        "source": "s3://b/incoming/penguins/penguins.csv",
-        "dataset": "penguins",
-        "run_id": "0123456789ab",
-        "started_at": "2026-11-25T12:00:00Z",
-        "prepared": PREPARED,
-        "training": {
+    # GIVEN a tuned run that fell back from GPU to CPU, deployed
+    run = planned_run(
+        failure={"Error": "States.TaskFailed", "Cause": "CapacityError: no ml.g4dn.xlarge"},  # recovered from
+        training={
             "kind": "tuning job",
             "tuning_job": "dropml-penguins-0123456789-c",
             "job": "dropml-penguins-0123456789-c-003-1a2b",
-            "device": "CPU",
             "trials": 4,
         },
-        "gpu_fallback": {"reason": "CapacityError: no ml.g4dn.xlarge"},
-        "failure": {"Error": "States.TaskFailed", "Cause": "CapacityError: no ml.g4dn.xlarge"},  # recovered from
-        "evaluation": {
+        evaluation={
             "decision": "deploy",
             "reason": "the new model is better: logloss 0.1000 vs live 0.2000 (lower is better)",
-            "winner": {"metrics": {"accuracy": 0.97, "logloss": 0.1}, "hyperparameters": {"eta": "0.1"}},
-            "champion": {"metrics": {"accuracy": 0.9, "logloss": 0.2}},
+            "metric": "logloss",
+            "winner": {
+                "job": "dropml-penguins-0123456789-c-003-1a2b",
+                "model_data": "s3://b/runs/penguins/0123456789ab/jobs/j/output/model.tar.gz",
+                "metrics": {"accuracy": 0.97, "logloss": 0.1},
+                "hyperparameters": {"eta": "0.1"},
+            },
+            "champion": {
+                "endpoint": "dropml-penguins",
+                "endpoint_config": "c1",
+                "metrics": {"accuracy": 0.9, "logloss": 0.2},
+            },
+            "endpoint_exists": True,
+            "endpoint_status": "InService",
             "example_record": {"island": "Dream", "bill_length_mm": 39.5},
         },
-        "deployment": {"endpoint": "dropml-penguins", "status": "InService"},
-    }
-    report = build_report(state, failed=False, finished_at=FINISHED)
+        deployment={"endpoint": "dropml-penguins", "status": "InService", "config": "c2"},
+    )
+    state = run.to_state()
+    state["attempt"] = {**state["plan"]["cpu_attempt"], "gpu_failure": "CapacityError: no ml.g4dn.xlarge"}
+
+    report = build_report(final(state, "2026-11-25T12:00:00Z"), failed=False, finished_at=FINISHED)
+
     assert report.subject == "dropml penguins: deployed the new model to endpoint dropml-penguins"
     body = report.body
     assert "Duration: 4 min 30 s" in body
@@ -56,6 +65,31 @@ def test_success_email_explains_the_decision_metrics_and_how_to_call_the_endpoin
     assert json.loads(body.rsplit("\n", 1)[1]) == report.document
 
 
+def test_a_training_failure_names_the_step_and_keeps_what_the_run_knew() -> None:
+    # GIVEN a run whose training job failed on CPU
+    state = planned_run(gpu_instance_type=None).to_state()
+    state["failure"] = {
+        "Error": "SageMaker.TrainingJobFailed",
+        "Cause": json.dumps({"FailureReason": "hyperparameter max_depth must be at least 0, not -3"}),
+    }
+    state["failed_step"] = "Train"
+
+    report = build_report(final(state), failed=True, finished_at=FINISHED)
+
+    assert report.subject == "dropml penguins: FAILED at Train"
+    assert "Reason: hyperparameter max_depth must be at least 0, not -3 (SageMaker.TrainingJobFailed)" in report.body
+    assert "What to do: Read the training job's log in CloudWatch Logs" in report.body
+    assert "Data: multiclass on column 'species'" in report.body
+    assert report.document["run_id"] == "0123456789ab" and report.document["failed_step"] == "Train"
+
+
+def test_a_state_the_definition_cannot_name_still_gets_an_email() -> None:
+    state = {"source": "s3://b/incoming/penguins/penguins.csv", "failure": {"Error": "X", "Cause": "?"}}
+    report = build_report(final(state), failed=True, finished_at=FINISHED)
+    assert report.subject == "dropml penguins: FAILED at an unknown step"
+    assert "What to do: Open the execution in the Step Functions console." in report.body
+
+
 def test_failure_email_names_step_reason_and_what_to_do() -> None:
     state = {
         "source": "s3://b/incoming/penguins/penguins.csv",
@@ -65,7 +99,7 @@ def test_failure_email_names_step_reason_and_what_to_do() -> None:
         },
         "failed_step": "Prepare data",
     }
-    report = build_report(state, failed=True, finished_at=FINISHED)
+    report = build_report(final(state), failed=True, finished_at=FINISHED)
     assert report.subject == "dropml penguins: FAILED at Prepare data"
     assert "Reason: no column named 'species' (UserInputError)" in report.body
     assert "What to do: Fix the CSV" in report.body
@@ -74,5 +108,5 @@ def test_failure_email_names_step_reason_and_what_to_do() -> None:
 
 def test_subject_is_ascii_and_short_for_sns() -> None:
     state = {"source": "s3://b/incoming/" + "ü" * 150 + "/f.csv", "failure": {"Error": "X"}, "failed_step": "Train"}
-    subject = build_report(state, failed=True, finished_at=FINISHED).subject
+    subject = build_report(final(state), failed=True, finished_at=FINISHED).subject
     assert subject.isascii() and len(subject) < 100

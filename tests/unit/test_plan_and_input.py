@@ -4,63 +4,59 @@ import pytest
 
 from core.errors import UserInputError
 from core.names import TRAINING_JOB_NAME_MAX, TUNING_JOB_NAME_MAX
-from core.schema import Feature, Schema
 from core.settings import DatasetSettings
 from functions.prepare.execution_input import parse_execution_input
-from functions.prepare.plan import plan_run
-
-SCHEMA = Schema(
-    target="species",
-    problem_type="multiclass",
-    features=(Feature("bill", "numeric"),),
-    classes=("Adelie", "Chinstrap", "Gentoo"),
-)
-
-
-def plan(settings: DatasetSettings, dataset: str = "penguins") -> dict:
-    return plan_run(
-        prefix="dropml",
-        dataset=dataset,
-        execution_name="penguins-0123456789ab",
-        schema=SCHEMA,
-        settings=settings,
-        use_gpu=True,
-        data_uri="s3://b/runs/penguins/0123456789ab/data/",
-        schema_uri="s3://b/runs/penguins/0123456789ab/schema.json",
-        max_runtime_seconds=3600,
-        endpoint_poll_seconds=30,
-        endpoint_instance_type="ml.m5.large",
-    )
+from tests.helpers.runs import planned_run
 
 
 def test_plan_fits_sagemaker_limits_and_names_the_stack() -> None:
-    names = plan(DatasetSettings(), dataset="a very long dataset name with ünïcode " * 3)["names"]
-    assert len(names["tuning_gpu"]) <= TUNING_JOB_NAME_MAX and len(names["tuning_cpu"]) <= TUNING_JOB_NAME_MAX
-    assert len(names["training_gpu"]) <= TRAINING_JOB_NAME_MAX
-    assert all(name.startswith("dropml-") for name in names.values())
-    assert names["tuning_gpu"] != names["tuning_cpu"]
+    run = planned_run(dataset="a very long dataset name with ünïcode " * 3)
+    gpu, cpu = run.attempt, run.plan.cpu_attempt
+    assert (gpu.device, gpu.instance_type, cpu.device, cpu.instance_type) == (
+        "GPU",
+        "ml.g4dn.xlarge",
+        "CPU",
+        "ml.m5.xlarge",
+    )
+    assert len(gpu.tuning_job_name) <= TUNING_JOB_NAME_MAX and len(cpu.tuning_job_name) <= TUNING_JOB_NAME_MAX
+    assert len(gpu.training_job_name) <= TRAINING_JOB_NAME_MAX and len(cpu.training_job_name) <= TRAINING_JOB_NAME_MAX
+    names = [gpu.training_job_name, gpu.tuning_job_name, cpu.training_job_name, cpu.tuning_job_name]
+    names += list(run.plan.names.model_dump().values())
+    assert all(name.startswith("dropml-") for name in names)
+    assert gpu.tuning_job_name != cpu.tuning_job_name and gpu.training_job_name != cpu.training_job_name
+
+
+def test_without_a_gpu_type_the_first_attempt_is_the_cpu_attempt() -> None:
+    run = planned_run(gpu_instance_type=None)
+    assert run.attempt == run.plan.cpu_attempt
 
 
 def test_plan_objective_and_user_hyperparameters() -> None:
-    result = plan(DatasetSettings(hyperparameters={"max_depth": 4, "eta": "0.05"}))
-    assert result["objective"] == {"metric": "validation:mlogloss", "type": "Minimize"}
-    static = result["static_hyperparameters"]
+    plan = planned_run(DatasetSettings(hyperparameters={"max_depth": 4, "eta": "0.05"})).plan
+    assert plan.objective.model_dump() == {"metric": "validation:mlogloss", "type": "Minimize"}
+    static = plan.static_hyperparameters
     assert static["objective"] == "multi:softprob" and static["num_class"] == "3"
     assert static["max_depth"] == "4" and static["eta"] == "0.05"
-    searched = [r["Name"] for kind in result["ranges"].values() for r in kind]
+    searched = [r["Name"] for kind in plan.ranges.model_dump().values() for r in kind]
     assert "max_depth" not in searched and "eta" not in searched and "subsample" in searched
-    assert result["channels"]["train"] == "s3://b/runs/penguins/0123456789ab/data/train/"
-    assert result["output_path"] == "s3://b/runs/penguins/0123456789ab/jobs/"
-    [validation_regex] = [d["Regex"] for d in result["metric_definitions"] if d["Name"] == "validation:mlogloss"]
+    channels = {c.ChannelName: c.DataSource.S3DataSource.S3Uri for c in plan.input_data_config}
+    assert channels == {
+        "train": "s3://b/runs/penguins/0123456789ab/data/train/",
+        "validation": "s3://b/runs/penguins/0123456789ab/data/validation/",
+        "test": "s3://b/runs/penguins/0123456789ab/data/test/",
+        "schema": "s3://b/runs/penguins/0123456789ab/schema.json",
+    }
+    assert plan.output_path == "s3://b/runs/penguins/0123456789ab/jobs/"
+    [validation_regex] = [d.Regex for d in plan.metric_definitions if d.Name == "validation:mlogloss"]
     line = "[7]#011train-mlogloss:0.41#011validation-mlogloss:1.5e-02#011validation-merror:0.1"
     assert re.match(validation_regex, line).group(1) == "1.5e-02"
 
 
 def test_grid_and_hyperband_plans_are_what_sagemaker_accepts() -> None:
-    grid = plan(DatasetSettings.model_validate({"tuning": {"strategy": "Grid", "max_jobs": 9}}))
-    assert grid["ranges"]["ContinuousParameterRanges"] == [] and grid["ranges"]["CategoricalParameterRanges"]
-    hyperband = plan(DatasetSettings.model_validate({"tuning": {"strategy": "Hyperband"}}))
-    assert hyperband["tuning"]["early_stopping"] == "Off"
+    grid = planned_run(DatasetSettings.model_validate({"tuning": {"strategy": "Grid", "max_jobs": 9}})).plan
+    assert grid.ranges.ContinuousParameterRanges == [] and grid.ranges.CategoricalParameterRanges
+    hyperband = planned_run(DatasetSettings.model_validate({"tuning": {"strategy": "Hyperband"}})).plan
+    assert hyperband.tuning.early_stopping == "Off"
 
 
 @pytest.mark.parametrize(
@@ -96,7 +92,7 @@ def test_input_schema_command_prints_the_contract_the_first_state_enforces() -> 
     import sys
 
     printed = subprocess.run(
-        [sys.executable, "-m", "local.cli", "input-schema"], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-m", "cli.main", "input-schema"], capture_output=True, text=True, check=True, timeout=60
     )
     schema = json.loads(printed.stdout)
     assert schema["required"] == ["source"] and schema["additionalProperties"] is False

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from local.sagemaker.errors import ValidationError
-from local.sagemaker.tuning_jobs import TunedParameter, parameter_space
+from local.sagemaker.search_space import TunedParameter, parameter_space
 
 
 def samples(parameter: TunedParameter, count: int = 400) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.serving_fixtures import train_penguin_model
+from tests.helpers.serving import train_penguin_model
 from training_image.serving.app import MAX_PAYLOAD_BYTES, ServingApp
 from training_image.serving.model import load_model
 

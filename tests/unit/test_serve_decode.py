@@ -9,7 +9,7 @@ import xgboost as xgb
 
 from core.errors import UserInputError
 from core.schema import Feature, Schema
-from tests.serving_fixtures import penguin_records, penguin_schema, train_penguin_model
+from tests.helpers.serving import penguin_records, penguin_schema, train_penguin_model
 from training_image.serving.decode import ARROW_MIN_BYTES, decode_csv, decode_json
 from training_image.serving.model import ServedModel, load_model
 

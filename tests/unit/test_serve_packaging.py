@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from training_image.serving.server import cpu_count, server_options
+from core.machine import cpu_count
+from training_image.serving.server import server_options
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = REPO / "training_image"

@@ -7,7 +7,7 @@ import pytest
 import xgboost as xgb
 
 from core.errors import UserInputError
-from tests.serving_fixtures import SPECIES, penguin_records, penguin_schema, train_penguin_model
+from tests.helpers.serving import SPECIES, penguin_records, penguin_schema, train_penguin_model
 from training_image.serving.model import load_model
 from training_image.serving.predict import predict
 

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.errors import UserInputError
-from tests.training_fixtures import OptMl, breast_cancer
+from tests.helpers.training import OptMl, breast_cancer
 from training_image.channels import part_files, read_channel
 from training_image.environment import Channel
 

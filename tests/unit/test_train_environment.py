@@ -3,7 +3,7 @@ import json
 import pytest
 
 from core.errors import UserInputError
-from tests.training_fixtures import OptMl, breast_cancer
+from tests.helpers.training import OptMl, breast_cancer
 from training_image.environment import TrainingEnvironment
 
 

@@ -3,7 +3,7 @@ import pytest
 import xgboost as xgb
 
 from core.errors import UserInputError
-from tests.training_fixtures import breast_cancer, iris, split
+from tests.helpers.training import breast_cancer, iris, split
 from training_image.channels import Dataset
 from training_image.hyperparameters import parse_hyperparameters
 from training_image.trainer import check_labels, train

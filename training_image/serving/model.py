@@ -15,18 +15,15 @@ from typing import Any
 
 import xgboost as xgb
 
+from core.container import MODEL_FILE, SCHEMA_FILE, OptMlLayout, opt_ml_root
 from core.errors import UserInputError
+from core.problems import problem_of_objective
 from core.schema import ProblemType, Schema
-
-OPT_ML_ENV = "DROPML_OPT_ML"
-DEFAULT_OPT_ML = "/opt/ml"
-MODEL_FILE = "model.ubj"
-SCHEMA_FILE = "schema.json"
 
 
 def model_dir_from_env() -> Path:
     """``/opt/ml/model``, or ``$DROPML_OPT_ML/model`` outside a container."""
-    return Path(os.environ.get(OPT_ML_ENV) or DEFAULT_OPT_ML) / "model"
+    return OptMlLayout(opt_ml_root(os.environ)).model_dir
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,9 @@ def load_model(model_dir: Path) -> ServedModel:
     if schema is not None and schema.width != width:
         raise UserInputError(f"{SCHEMA_FILE} describes {schema.width} model columns but {MODEL_FILE} expects {width}")
     learner = json.loads(booster.save_config())["learner"]
-    problem_type = schema.problem_type if schema is not None else _problem_type_of(learner)
+    # without a schema the objective tells
+    objective = str(learner["objective"]["name"])
+    problem_type = schema.problem_type if schema is not None else problem_of_objective(objective)
     return ServedModel(
         booster=booster,
         schema=schema,
@@ -76,16 +75,6 @@ def load_model(model_dir: Path) -> ServedModel:
         outputs_margin=learner["objective"]["name"] == "binary:logitraw",
         column_names=frozenset(f.name for f in schema.features) if schema is not None else frozenset(),
     )
-
-
-def _problem_type_of(learner: dict[str, Any]) -> ProblemType:
-    """Without a schema the objective tells: ``binary:*``, ``multi:*``, anything else is a number."""
-    objective = str(learner["objective"]["name"])
-    if objective.startswith("binary:"):
-        return "binary"
-    if objective.startswith("multi:"):
-        return "multiclass"
-    return "regression"
 
 
 def _classes(learner: dict[str, Any], schema: Schema | None, problem_type: ProblemType) -> tuple[str, ...]:

@@ -16,14 +16,13 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from core.container import BIND_TO_PORT_ENV, MODEL_SERVER_TIMEOUT_ENV, MODEL_SERVER_WORKERS_ENV
+from core.machine import cpu_count
 from training_image.serving.app import ServingApp
 from training_image.serving.model import load_model, model_dir_from_env
 
 log = logging.getLogger("gunicorn.error")
 
-PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
-WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
-TIMEOUT_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT_S = 60
 # Seconds an idle client connection stays open; SageMaker's front end reuses its connections.
@@ -32,20 +31,15 @@ KEEPALIVE_S = 60
 GRACEFUL_TIMEOUT_S = 10
 
 
-def cpu_count() -> int:
-    """CPUs this process may run on (a container's cpuset, not the host's total)."""
-    return len(os.sched_getaffinity(0))
-
-
 def server_options(environ: Mapping[str, str]) -> dict[str, Any]:
     """gunicorn settings from SageMaker's environment variables (the same names as its containers)."""
     return {
-        "bind": f"0.0.0.0:{int(environ.get(PORT_ENV) or DEFAULT_PORT)}",
-        "workers": int(environ.get(WORKERS_ENV) or cpu_count()),
+        "bind": f"0.0.0.0:{int(environ.get(BIND_TO_PORT_ENV) or DEFAULT_PORT)}",
+        "workers": int(environ.get(MODEL_SERVER_WORKERS_ENV) or cpu_count()),
         "worker_class": "gthread",
         "threads": 1,
         "keepalive": KEEPALIVE_S,
-        "timeout": int(environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_S),
+        "timeout": int(environ.get(MODEL_SERVER_TIMEOUT_ENV) or DEFAULT_TIMEOUT_S),
         "graceful_timeout": GRACEFUL_TIMEOUT_S,
         "loglevel": "info",
         "proc_name": "dropml-serve",

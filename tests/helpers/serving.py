@@ -1,8 +1,9 @@
 """Real models for the serving tests: XGBoost trained for a few rounds on the penguins dataset.
 
 The schema is written out by hand (what ingest would learn from penguins.csv) and the rows are encoded
-with ``Schema.encode_records``, so these tests depend on neither ingest's nor train's code. The
-``serve`` fixtures start the real executable as a subprocess on a free port.
+with ``Schema.encode_records``, so these tests depend on neither ingest's nor train's code.
+``start_serve`` (and ``serving``, the body of a test module's fixture) runs the real executable as a
+subprocess on a free port.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,8 +22,9 @@ import pandas as pd
 import xgboost as xgb
 
 from core.schema import Feature, ProblemType, Schema
+from local.ports import free_port
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PENGUINS_CSV = REPO / "datasets" / "penguins" / "penguins.csv"
 SERVE = REPO / "training_image" / "serve"
 
@@ -83,12 +84,6 @@ def train_penguin_model(
     if with_schema:
         (model_dir / "schema.json").write_text(schema.to_json())
     return booster
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

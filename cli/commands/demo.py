@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cli.follow import Watched, follow
 from core.names import slug
 from local import stack
-from local.follow import Watched, follow
 from local.mail import list_outbox
 from local.ports import free_port
 
@@ -72,12 +72,11 @@ def _demo(local: stack.LocalStack, began: float) -> int:
     print()
     print(f"{'dataset':<10} {'status':<10} {'decision':<8} {'metric':<28} {'endpoint':<24} seconds")
     for item in watched:
-        evaluation = item.output.get("evaluation", {})
-        metric = evaluation.get("metric", "")
-        value = evaluation.get("winner", {}).get("metrics", {}).get(metric)
-        shown = f"{metric} {value:.4f}" if value is not None else "-"
-        endpoint = item.output.get("deployment", {}).get("endpoint", "-")
-        decision = evaluation.get("decision", "-")
+        evaluation = item.run.evaluation if item.run else None
+        value = evaluation.winner.metrics.get(evaluation.metric) if evaluation else None
+        shown = f"{evaluation.metric} {value:.4f}" if evaluation and value is not None else "-"
+        endpoint = item.run.deployment.endpoint if item.run and item.run.deployment else "-"
+        decision = evaluation.decision if evaluation else "-"
         print(f"{item.label:<10} {item.status:<10} {decision:<8} {shown:<28} {endpoint:<24} {item.seconds:.0f}")
 
     print()
@@ -86,11 +85,11 @@ def _demo(local: stack.LocalStack, began: float) -> int:
 
     failures = 0
     for item in watched:
-        endpoint = item.output.get("deployment", {}).get("endpoint")
-        if item.status != "SUCCEEDED" or not endpoint:
+        if item.run is None or item.run.deployment is None:
             failures += 1
             continue
-        record = _first_record(uploads[item.label], item.output["prepared"]["target"])
+        endpoint = item.run.deployment.endpoint
+        record = _first_record(uploads[item.label], item.run.prepared.target)
         answer = runtime.invoke_endpoint(
             EndpointName=endpoint, ContentType="application/json", Accept="application/json", Body=json.dumps([record])
         )

@@ -7,11 +7,12 @@ objective so far.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from functions.run_document import RunDocument, State
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -22,19 +23,18 @@ class Watched:
     arn: str
     status: str = "RUNNING"
     last_line: str = ""
-    output: dict[str, Any] = field(default_factory=dict)
+    run: RunDocument | None = None  # the final run document, once the execution has succeeded
     seconds: float = 0.0
-    names: dict[str, str] | None = None
 
 
-def current_state(stepfunctions: Any, arn: str) -> str | None:
-    """The name of the state the execution entered last."""
+def current_state(stepfunctions: Any, arn: str) -> tuple[str, str] | None:
+    """The name of the state the execution entered last, and the input it entered with."""
     entered = None
     for page in stepfunctions.get_paginator("get_execution_history").paginate(executionArn=arn):
         for event in page["events"]:
             details = event.get("stateEnteredEventDetails")
             if details:
-                entered = str(details["name"])
+                entered = (str(details["name"]), str(details.get("input") or "{}"))
     return entered
 
 
@@ -54,6 +54,16 @@ def tuning_progress(sagemaker: Any, tuning_job: str) -> str:
     if best:
         text += f", best {objective['MetricName']} {best['Value']:.4f}"
     return text
+
+
+def progress_line(sagemaker: Any, state: str, state_input: str) -> str:
+    """What a person would read in the console: the state, where a job runs, how far tuning is."""
+    if state not in (State.TRAIN, State.TUNE):
+        return state
+    attempt = RunDocument.model_validate_json(state_input).attempt
+    line = f"{state} on {attempt.device}"
+    progress = tuning_progress(sagemaker, attempt.tuning_job_name) if state == State.TUNE else ""
+    return f"{line}: {progress}" if progress else line
 
 
 def follow(
@@ -76,30 +86,14 @@ def follow(
             watched.status = described["status"]
             watched.seconds = time.monotonic() - started
             if watched.status in TERMINAL:
-                watched.output = json.loads(described.get("output") or "{}")
+                if watched.status == "SUCCEEDED":
+                    watched.run = RunDocument.model_validate_json(described["output"])
                 line = f"finished: {watched.status}"
             else:
-                state = current_state(stepfunctions, watched.arn) or "starting"
-                line = state
-                if state.startswith("Tune on"):
-                    watched.names = watched.names or _names_from_history(stepfunctions, watched.arn)
-                    if watched.names:
-                        key = "tuning_gpu" if state.endswith("GPU") else "tuning_cpu"
-                        progress = tuning_progress(sagemaker, watched.names[key])
-                        line = f"{state}: {progress}" if progress else state
+                entered = current_state(stepfunctions, watched.arn)
+                line = progress_line(sagemaker, *entered) if entered else "starting"
             if line != watched.last_line:
                 say(f"[{watched.seconds:6.1f}s] {watched.label}: {line}")
                 watched.last_line = line
         time.sleep(poll_s)
     raise TimeoutError(f"executions still running after {timeout_s:.0f} s")
-
-
-def _names_from_history(stepfunctions: Any, arn: str) -> dict[str, str] | None:
-    """The plan's job names, read from the Prepare step's output in the execution's history."""
-    for page in stepfunctions.get_paginator("get_execution_history").paginate(executionArn=arn):
-        for event in page["events"]:
-            details = event.get("stateExitedEventDetails")
-            if details and details["name"] == "Prepare data":
-                names: dict[str, str] = json.loads(details["output"])["plan"]["names"]
-                return names
-    return None

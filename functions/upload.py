@@ -13,11 +13,12 @@ from typing import Any
 
 from core.conversion import ConversionResult, convert
 from core.errors import UserInputError
-from core.names import run_prefix
+from core.names import INCOMING_PREFIX, RunPaths
+from core.schema import Schema
 from core.settings import DatasetSettings, parse_settings
+from functions.run_document import Prepared
 
 SETTINGS_FILE = "dropml.json"
-INCOMING_PREFIX = "incoming/"
 
 
 def settings_key(dataset: str) -> str:
@@ -47,26 +48,17 @@ def read_settings(
     if not isinstance(document, dict):
         raise UserInputError(f'{key} must hold a JSON object like {{"target": "species"}}')
     source = f"{key} with the execution's overrides" if overrides else key
-    layered = _merged(_merged(defaults or {}, document), overrides or {})
+    layered = layered_settings(layered_settings(defaults or {}, document), overrides or {})
     return parse_settings(json.dumps(layered), source=source)
 
 
-def head_or_none(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """HeadObject's answer, or None when no object has that key (404; needs s3:ListBucket, else 403)."""
-    try:
-        head: dict[str, Any] = s3.head_object(Bucket=bucket, Key=key)
-    except s3.exceptions.ClientError as error:
-        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-    return head
-
-
-def _merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def layered_settings(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings with ``overrides`` on top, object by object: ``{"tuning": {"max_jobs": 2}}`` keeps the
+    rest of ``tuning``."""
     merged = dict(base)
     for name, value in overrides.items():
         if isinstance(value, Mapping) and isinstance(merged.get(name), Mapping):
-            merged[name] = _merged(merged[name], value)
+            merged[name] = layered_settings(merged[name], value)
         else:
             merged[name] = value
     return merged
@@ -75,35 +67,31 @@ def _merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, 
 def convert_upload(
     *,
     source_uri: str,
-    bucket: str,
-    dataset: str,
-    run: str,
+    paths: RunPaths,
     settings: DatasetSettings,
     s3: Any,
     storage_options: dict[str, str] | None,
 ) -> ConversionResult:
     """Write the run's target-first splits and its schema.json (nothing at all when the file is refused)."""
-    prefix = run_prefix(dataset, run)
-    result = convert(source_uri, f"s3://{bucket}/{prefix}data", settings, storage_options=storage_options)
+    result = convert(source_uri, paths.uri(paths.data_key), settings, storage_options=storage_options)
     s3.put_object(
-        Bucket=bucket,
-        Key=f"{prefix}schema.json",
+        Bucket=paths.bucket,
+        Key=paths.schema_key,
         Body=result.schema.to_json().encode(),
         ContentType="application/json",
     )
     return result
 
 
-def prepared_document(*, bucket: str, dataset: str, run: str, result_schema: Any) -> dict[str, Any]:
+def prepared_document(paths: RunPaths, schema: Schema) -> Prepared:
     """What the state machine needs to know about prepared data (the ``prepared`` input field)."""
-    prefix = f"s3://{bucket}/{run_prefix(dataset, run)}"
-    return {
-        "dataset": dataset,
-        "run_id": run,
-        "data": f"{prefix}data/",
-        "schema": f"{prefix}schema.json",
-        "problem_type": result_schema.problem_type,
-        "target": result_schema.target,
-        "classes": list(result_schema.classes),
-        "rows": dict(result_schema.rows),
-    }
+    return Prepared(
+        dataset=paths.dataset,
+        run_id=paths.run,
+        data=paths.uri(paths.data_key),
+        schema_uri=paths.uri(paths.schema_key),
+        problem_type=schema.problem_type,
+        target=schema.target,
+        classes=list(schema.classes),
+        rows=dict(schema.rows),
+    )

@@ -2,7 +2,7 @@
 
 Writes ``DIR/{train,validation,test}/`` and ``DIR/schema.json`` exactly as the ingest Lambda writes
 them for a run, so a person can look at (or train on) what the pipeline would see. Refusals are the
-same one-line reasons the Lambda sends by email; ``local.cli`` prints them and exits with status 2.
+same one-line reasons the Lambda sends by email; ``cli.main`` prints them and exits with status 2.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.container import SCHEMA_FILE
 from core.conversion import ConversionResult, convert
 from core.errors import UserInputError
 from core.settings import DatasetSettings, describe_validation_error, parse_settings
-
-SCHEMA_FILE = "schema.json"
+from functions.upload import layered_settings
 
 
 def register(subparsers: Any) -> None:
@@ -68,7 +68,7 @@ def _settings(args: argparse.Namespace) -> DatasetSettings:
     if not overrides:
         return base
     try:
-        return DatasetSettings.model_validate({**base.model_dump(), **overrides})
+        return DatasetSettings.model_validate(layered_settings(base.model_dump(), overrides))
     except ValidationError as exc:
         raise UserInputError(f"options: {describe_validation_error(exc)}") from None
 

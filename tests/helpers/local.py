@@ -1,10 +1,7 @@
-"""Fixtures for local mode's tests (imported by ``tests/*/test_local_*.py``; not a conftest).
+"""Helpers for local mode's tests: test Lambda functions, polling, running the ``dropml`` CLI.
 
-Two ways to get the embedded AWS:
-- ``patched_aws``: in-process ``mock_aws`` with ``local.moto_patches`` installed for one test, for
-  tests that reach into moto's backends (e.g. to move a SageMaker job's status);
-- ``local_server``: the real ``python -m local.server`` process on a free port with its own state
-  folder, for tests whose Lambda functions call AWS themselves, torn down with everything it started.
+``PatchedAws`` and ``RunningServer`` are what the ``patched_aws`` and ``local_server`` fixtures
+(``tests/fixtures/local.py``) give a test.
 """
 
 from __future__ import annotations
@@ -16,22 +13,19 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from local import mail, moto_patches
-from local.ports import free_port
-from local.stack import REPO_ROOT, LocalStack, down, stack_for, start_server
+from local.stack import REPO_ROOT, LocalStack
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-FUNCTIONS_DIR = Path(__file__).parent / "local_functions"
+FUNCTIONS_DIR = Path(__file__).parents[1] / "local_functions"
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -96,6 +90,8 @@ def wait_for(condition: Callable[[], Any], *, timeout_s: float = 30.0, what: str
 
 @dataclass
 class PatchedAws:
+    """What ``patched_aws`` gives a test: the in-process AWS, its outbox and the Lambda runner's folder."""
+
     outbox: Path
     work_dir: Path
 
@@ -103,26 +99,10 @@ class PatchedAws:
         return boto3.client(service, region_name=REGION)
 
 
-@pytest.fixture(name="patched_aws")
-def patched_aws_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PatchedAws]:
-    for name, value in AWS_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    outbox = tmp_path / "outbox"
-    sink = mail.start_sink(outbox, port=free_port())
-    settings = moto_patches.LocalSettings(
-        endpoint_url="http://127.0.0.1:9", work_dir=tmp_path / "work", smtp_port=sink.port
-    )
-    try:
-        with mock_aws(), moto_patches.installed(settings):
-            yield PatchedAws(outbox=outbox, work_dir=settings.work_dir)
-    finally:
-        sink.stop()
-
-
 @dataclass
 class RunningServer:
+    """What ``local_server`` gives a test: a running ``python -m local.server`` and its state folder."""
+
     stack: LocalStack
     state_home: Path
 
@@ -130,22 +110,10 @@ class RunningServer:
         return self.stack.session().client(service, endpoint_url=self.stack.endpoint_url)
 
 
-@pytest.fixture(name="local_server", scope="module")
-def local_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    state_home = tmp_path_factory.mktemp("dropml-home")
-    stack = stack_for(free_port(), state_home)
-    stack.state_dir.mkdir(parents=True)
-    start_server(stack)
-    try:
-        yield RunningServer(stack=stack, state_home=state_home)
-    finally:
-        down(stack.port, state_home=state_home)
-
-
 def dropml(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """Run the ``dropml`` CLI as a user would (a separate process)."""
     return subprocess.run(
-        [sys.executable, "-m", "local.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -1,4 +1,5 @@
-"""What every job and endpoint of one engine shares: how to reach AWS, where to work, what to run.
+"""What every job and endpoint of one engine shares (its :class:`EngineContext`): how to reach AWS, where
+to work, what to run.
 
 S3 and CloudWatch Logs are reached with boto3 pointed at the embedded AWS (moto's server) over HTTP,
 not through moto's backend objects: the engine then depends only on the public API, the same code works
@@ -8,9 +9,6 @@ server process that means the server calls itself, which its threaded HTTP serve
 
 from __future__ import annotations
 
-import functools
-import os
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
+from core.container import SERVE_PROGRAM, TRAIN_PROGRAM
+from core.machine import cpu_count
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -32,12 +33,12 @@ def utc_now() -> datetime:
 class Programs:
     """The training image's executables (the SageMaker container contract's ``train`` and ``serve``)."""
 
-    train: Path = REPO_ROOT / "training_image" / "train"
-    serve: Path = REPO_ROOT / "training_image" / "serve"
+    train: Path = REPO_ROOT / "training_image" / TRAIN_PROGRAM
+    serve: Path = REPO_ROOT / "training_image" / SERVE_PROGRAM
 
 
-class AwsAccess:
-    """boto3 clients for one account and region at one endpoint, made on first use (thread-safe)."""
+class AwsAccount:
+    """One account and region at one endpoint: its boto3 clients (made on first use, thread-safe) and ARNs."""
 
     def __init__(
         self,
@@ -74,32 +75,19 @@ class AwsAccess:
         return f"arn:aws:logs:{self.region}:{self.account_id}:log-group:{group}:log-stream:{stream}"
 
 
-@functools.cache
-def cpu_count() -> int:
-    """CPUs this process may run on (a container's or a taskset's, not the host's total)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 @dataclass(frozen=True)
-class Runtime:
-    """Shared settings of one engine.
+class EngineContext:
+    """What the training jobs, tuning jobs and endpoints of one engine share.
 
     ``stop_grace_s`` is how long a stopped process may take to save its work after SIGTERM before it is
     killed (AWS allows 120 s; local jobs are small). ``ready_timeout_s`` bounds an endpoint server's
     start-up. ``max_parallel_processes`` caps tuning parallelism at the machine's cores.
     """
 
-    aws: AwsAccess
+    aws: AwsAccount
     workdir: Path
     programs: Programs = field(default_factory=Programs)
     clock: Callable[[], datetime] = utc_now
     stop_grace_s: float = 10.0
     ready_timeout_s: float = 60.0
     max_parallel_processes: int = field(default_factory=cpu_count)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now, on the loopback interface."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -1,25 +1,21 @@
-"""Fixtures for the local SageMaker engine's functional tests: an engine on moto's S3 and Logs, and a
-small real data set (scikit-learn's bundled breast cancer table, 569 rows) written target-first.
+"""Helpers for the local SageMaker engine's functional tests: requests as the AWS CLI or boto3 sends them,
+models and rows from a small real data set (scikit-learn's bundled breast cancer table, 569 rows).
 
-Imported by the ``tests/functional/test_sagemaker_*.py`` modules (not a conftest: only they need it).
+The ``engine`` and ``breast_cancer`` fixtures are in ``tests/fixtures/sagemaker.py``.
 """
 
 from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import numpy as np
 import psutil
-import pytest
 from sklearn.datasets import load_breast_cancer
-
-from local.sagemaker.engine import SageMakerEngine
-from local.sagemaker.runtime import AwsAccess, Runtime
 
 REGION = "us-east-1"
 BUCKET = "dropml-sagemaker"
@@ -32,37 +28,6 @@ def target_first_csv(labels: np.ndarray, features: np.ndarray) -> bytes:
     buffer = io.StringIO()
     np.savetxt(buffer, np.column_stack([labels, features]), delimiter=",", fmt="%.6g")
     return buffer.getvalue().encode()
-
-
-@pytest.fixture
-def engine(aws: str, tmp_path: Path) -> Iterator[SageMakerEngine]:
-    runtime = Runtime(
-        aws=AwsAccess(endpoint_url=aws, region=REGION),
-        workdir=tmp_path / "sagemaker",
-        stop_grace_s=5.0,
-        ready_timeout_s=60.0,
-    )
-    engine = SageMakerEngine(runtime)
-    yield engine
-    engine.shutdown()
-
-
-@pytest.fixture
-def breast_cancer(aws: str) -> dict[str, str]:
-    """Train (400 rows, in two parts so sharding has objects to split) and validation (169 rows)."""
-    features, labels = load_breast_cancer(return_X_y=True)
-    order = np.random.default_rng(7).permutation(len(labels))
-    features, labels = features[order], labels[order]
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(Bucket=BUCKET, Key="data/train/part-0.csv", Body=target_first_csv(labels[:200], features[:200]))
-    s3.put_object(Bucket=BUCKET, Key="data/train/part-1.csv", Body=target_first_csv(labels[200:400], features[200:400]))
-    s3.put_object(Bucket=BUCKET, Key="data/validation/part-0.csv", Body=target_first_csv(labels[400:], features[400:]))
-    return {
-        "train": f"s3://{BUCKET}/data/train/",
-        "validation": f"s3://{BUCKET}/data/validation/",
-        "output": f"s3://{BUCKET}/jobs",
-    }
 
 
 def channel(name: str, uri: str, distribution: str = "FullyReplicated") -> dict[str, Any]:

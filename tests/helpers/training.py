@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import sklearn
 
 from core.schema import Feature, Schema
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TRAIN = REPO / "training_image" / "train"
 SKLEARN_DATA = Path(sklearn.__file__).parent / "datasets" / "data"
 
@@ -169,7 +168,3 @@ def start_train(root: Path, extra_env: Mapping[str, str] | None = None) -> subpr
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -1,0 +1,36 @@
+"""Publish a run's report to the stack's topic and keep it with the run as ``report.json``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from core.names import RunPaths
+from core.s3 import split_s3_uri
+from functions.notify.report import FinalState, Report, build_report
+
+
+def notify_run(
+    final: FinalState, *, failed: bool, finished_at: datetime, sns: Any, s3: Any, topic_arn: str
+) -> Report:
+    """The email first (the user must hear of every run), then the copy next to the run's data."""
+    report = build_report(final, failed=failed, finished_at=finished_at)
+    sns.publish(
+        TopicArn=topic_arn,
+        Subject=report.subject,
+        Message=report.body,
+        MessageAttributes={
+            "status": {"DataType": "String", "StringValue": report.document["status"]},
+            "dataset": {"DataType": "String", "StringValue": str(report.document["dataset"])},
+        },
+    )
+    if final.run is not None:
+        paths = RunPaths(split_s3_uri(final.run.source)[0], final.run.dataset, final.run.run_id)
+        s3.put_object(
+            Bucket=paths.bucket,
+            Key=paths.report_key,
+            Body=json.dumps({**report.document, "email": report.body}, indent=2, ensure_ascii=False).encode(),
+            ContentType="application/json",
+        )
+    return report

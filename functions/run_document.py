@@ -1,0 +1,226 @@
+"""The run document: the one JSON document every state after "Prepare data" reads and adds to.
+
+Prepare returns a :class:`RunDocument`; the definition reads its fields by JSONPath and writes each
+state's result into one of them (``$.attempt``, ``$.training``, ``$.evaluation``, ``$.deployment``,
+``$.failure``); evaluate parses it and returns it with ``evaluation`` filled; notify and the CLI's live
+view parse it. ``tests/unit/test_definition_contract.py`` resolves every path the definition reads or
+writes against this module's JSON schema, so a field renamed here and not there fails in seconds
+rather than in a run on AWS.
+
+State names that code must match are :class:`State`; the step a failure email names is :class:`Step`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.schema import ProblemType
+from core.settings import DatasetSettings
+
+
+class Step(StrEnum):
+    """The four stages of a run, as a failure email names them (the definition's ``$.failed_step``)."""
+
+    PREPARE = "Prepare data"
+    TRAIN = "Train"
+    EVALUATE = "Evaluate"
+    DEPLOY = "Deploy"
+
+
+class State(StrEnum):
+    """Definition states that code outside the definition refers to by name."""
+
+    PREPARE = "Prepare data"
+    TRAIN = "Train"
+    TUNE = "Tune"
+    FALL_BACK_TO_CPU = "Fall back to CPU"
+
+
+class _Document(BaseModel):
+    # Unknown fields are refused: a field the definition writes that no model knows is a contract break.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Prepared(_Document):
+    """Where the run's converted data is; the S3 trigger passes it in the execution input."""
+
+    dataset: str
+    run_id: str = Field(pattern=r"^[0-9a-f]{12}$")
+    data: str = Field(description="s3:// folder holding train/, validation/ and test/")
+    schema_uri: str = Field(alias="schema", description="s3:// URI of the run's schema.json")
+    problem_type: ProblemType
+    target: str
+    classes: list[str]
+    rows: dict[str, int] = Field(description="rows per split, plus missing_target (rows without a label)")
+
+
+class S3DataSource(_Document):
+    S3DataType: Literal["S3Prefix"] = "S3Prefix"
+    S3Uri: str
+    S3DataDistributionType: Literal["FullyReplicated"] = "FullyReplicated"
+
+
+class DataSource(_Document):
+    S3DataSource: S3DataSource
+
+
+class Channel(_Document):
+    """One entry of SageMaker's ``InputDataConfig``, in the API's own shape."""
+
+    ChannelName: str
+    ContentType: str
+    DataSource: DataSource
+
+
+class Attempt(_Document):
+    """Where and under which names the training or tuning job runs.
+
+    A GPU attempt that meets a capacity error is replaced by the plan's CPU attempt, with the GPU
+    failure kept for the email (``gpu_failure``). SageMaker never reuses a job name, so each device has
+    its own names.
+    """
+
+    device: Literal["GPU", "CPU"]
+    instance_type: str
+    training_job_name: str
+    tuning_job_name: str
+    gpu_failure: str | None = Field(None, description="why the GPU attempt failed, when this attempt replaced it")
+
+
+class JobNames(_Document):
+    """SageMaker names the deployment uses; they start with the stack's prefix, which IAM is scoped to."""
+
+    model: str
+    endpoint_config: str
+    endpoint: str
+
+
+class Objective(_Document):
+    metric: str = Field(description="the tuning objective, e.g. validation:auc")
+    type: Literal["Maximize", "Minimize"]
+
+
+class Tuning(_Document):
+    max_jobs: int
+    max_parallel_jobs: int
+    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"]
+    early_stopping: Literal["Off", "Auto"]
+
+
+class ParameterRanges(_Document):
+    """SageMaker's ``ParameterRanges``, in the API's own shape."""
+
+    ContinuousParameterRanges: list[dict[str, str]]
+    IntegerParameterRanges: list[dict[str, str]]
+    CategoricalParameterRanges: list[dict[str, Any]]
+
+
+class MetricDefinition(_Document):
+    Name: str
+    Regex: str
+
+
+class Plan(_Document):
+    """Everything the definition needs, decided once in plain code (Step Functions only reads it)."""
+
+    mode: Literal["tune", "train"]
+    cpu_attempt: Attempt = Field(description="what a GPU attempt that meets a capacity error becomes")
+    names: JobNames
+    input_data_config: list[Channel]
+    output_path: str
+    objective: Objective
+    static_hyperparameters: dict[str, str] = Field(
+        description="every job's hyperparameters; a single training job uses the defaults for what tuning searches"
+    )
+    ranges: ParameterRanges
+    metric_definitions: list[MetricDefinition]
+    tuning: Tuning
+    max_runtime_seconds: int
+    endpoint_poll_seconds: int
+    endpoint_instance_type: str
+    deploy_margin: float
+
+
+class Failure(_Document):
+    """What a Catch writes: Step Functions' error name and cause (a JSON text for Lambda and SageMaker)."""
+
+    Error: str
+    Cause: str = ""
+
+
+class Training(_Document):
+    """The training or tuning task's result: the job whose model is the run's candidate."""
+
+    kind: Literal["training job", "tuning job"]
+    job: str = Field(description="the training job (the best trial's, for a tuning job)")
+    tuning_job: str | None = None
+    trials: int | None = Field(None, description="trials completed, for a tuning job")
+
+
+class Winner(_Document):
+    job: str
+    model_data: str
+    hyperparameters: dict[str, str]
+    metrics: dict[str, float | None]
+    rows: int | None = None
+    training_seconds: int | None = None
+    instance_type: str | None = None
+
+
+class Champion(_Document):
+    """The model live on the endpoint; ``error`` when it could not be scored on this run's rows."""
+
+    endpoint: str
+    endpoint_config: str
+    metrics: dict[str, float | None] | None = None
+    error: str | None = None
+
+
+class Evaluation(_Document):
+    decision: Literal["deploy", "keep"]
+    reason: str
+    metric: str
+    winner: Winner
+    champion: Champion | None
+    endpoint_exists: bool
+    endpoint_status: str | None = Field(description="None when there is no endpoint; Failed ones are replaced")
+    example_record: dict[str, Any] = Field(description="a real row of this run, for the email's example call")
+
+
+class Deployment(_Document):
+    """The endpoint after the run: ``status`` is SageMaker's EndpointStatus, or ``kept``."""
+
+    endpoint: str
+    status: str
+    config: str | None = None
+
+
+class Notification(_Document):
+    status: Literal["succeeded", "failed"]
+
+
+class RunDocument(_Document):
+    """The document itself. ``attempt`` onwards are written by the states as the run gets there."""
+
+    source: str
+    dataset: str
+    file: str
+    run_id: str
+    settings: DatasetSettings
+    prepared: Prepared
+    plan: Plan
+    attempt: Attempt
+    training: Training | None = None
+    evaluation: Evaluation | None = None
+    deployment: Deployment | None = None
+    failure: Failure | None = None
+    failed_step: Step | None = None
+    notification: Notification | None = None
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON for Step Functions. None stays as null, not absent: a Choice that reads a missing path
+        fails the execution (States.Runtime), one that reads null just does not match."""
+        return self.model_dump(mode="json", by_alias=True)

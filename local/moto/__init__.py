@@ -1,0 +1,45 @@
+"""Every change dropml makes to moto's behaviour, one module per AWS service, each with its tests.
+
+moto is pinned to one exact version (see pyproject.toml); the patches replace or wrap named moto
+internals read in that version, so an upgrade that renames one fails loudly at :func:`installed` or in
+that module's tests rather than silently changing local mode. :func:`installed` applies them all for
+the length of a block and puts moto back afterwards.
+
+- :mod:`local.moto.awslambda` (tests: ``test_local_lambda``, ``test_local_server``): moto runs function
+  code in Docker or not at all; here the handler runs from its package in a child process
+  (:mod:`local.lambda_runner`), with AWS's error payload, ``Event`` in the background and ``DryRun``
+  running nothing. moto's S3 also invokes a notified function inside the upload; on AWS the upload
+  returns first, so here the notification is delivered on a thread.
+- :mod:`local.moto.sns` (``test_local_mail``): moto delivers nothing to ``email`` / ``email-json``
+  subscriptions, and the pipeline's result is an email; here it is sent through the SMTP sink
+  (:mod:`local.mail`).
+- :mod:`local.moto.stepfunctions` (``test_local_stepfunctions``): moto only records executions unless
+  told to run them (turned on here); it names executions started without a name ``None`` where AWS
+  gives a UUID; and its SageMaker task service has no ``.sync``, which the pipeline uses to wait for
+  training and tuning jobs. The ``.sync`` job status source can be swapped
+  (:func:`use_sagemaker_job_source`).
+- :mod:`local.moto.cloudformation` (``test_local_deploy``): deploying the template through moto loses
+  what the pipeline needs: state machines land where executions do not run and without their
+  ``DefinitionSubstitutions``; buckets lose ``NotificationConfiguration`` (the upload trigger),
+  ``VersioningConfiguration`` and ``PublicAccessBlockConfiguration``.
+- :mod:`local.moto.sagemaker` (``test_sagemaker_local_api``): moto's SageMaker only records calls (jobs
+  complete at once, endpoints answer nothing); with :attr:`LocalSettings.run_sagemaker` (the local
+  server) jobs and endpoints run for real in the local engine (:mod:`local.sagemaker`).
+
+Shared by them: :mod:`local.moto.state` (the settings, the record of every replaced attribute, whether
+the patches are installed) and :mod:`local.moto.wire` (Describe* answers as JSON, timestamps in the unit
+each service uses). :mod:`local.moto.install` holds the order they are applied in.
+"""
+
+from local.moto.install import installed
+from local.moto.state import LocalSettings
+from local.moto.stepfunctions import JobKind, SageMakerJobSource, describe_job_in_moto, use_sagemaker_job_source
+
+__all__ = [
+    "JobKind",
+    "LocalSettings",
+    "SageMakerJobSource",
+    "describe_job_in_moto",
+    "installed",
+    "use_sagemaker_job_source",
+]

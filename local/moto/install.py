@@ -1,0 +1,44 @@
+"""Installing and uninstalling the patches, all of them, in one order, for the length of a block.
+
+Kept out of ``__init__`` so that the patch modules, which import :mod:`local.moto.state`, are imported by
+this module and never the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Final
+
+from local.moto import awslambda, cloudformation, sagemaker, sns, stepfunctions
+from local.moto.state import LocalSettings, Replacements, settings_in_force
+
+PATCHES: Final[tuple[Callable[[Replacements], None], ...]] = (
+    stepfunctions.execute_definitions,
+    awslambda.patch_invoke,
+    awslambda.patch_s3_notifications_async,
+    sns.patch_email,
+    stepfunctions.patch_unnamed_executions,
+    cloudformation.patch_state_machines,
+    cloudformation.patch_buckets,
+    stepfunctions.patch_sagemaker_task_service,
+    sagemaker.patch_jobs_and_endpoints,  # last: it reads the settings and swaps the .sync job source
+)
+"""Applied in this order; :meth:`Replacements.restore` undoes them in the reverse one."""
+
+
+@contextmanager
+def installed(settings: LocalSettings) -> Iterator[None]:
+    """Run the block with every patch installed and Step Functions executing definitions.
+
+    The local server holds this for its lifetime; tests hold it for one test, so moto is back to
+    itself for whatever runs next in the same process.
+    """
+    with settings_in_force(settings):
+        replacements = Replacements()
+        try:
+            for patch in PATCHES:
+                patch(replacements)
+            yield
+        finally:
+            replacements.restore()

@@ -1,0 +1,69 @@
+"""Run documents as the real Prepare step builds them, for tests of the states after it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.schema import Feature, Schema
+from core.settings import DatasetSettings
+from functions.prepare.plan import plan_run
+from functions.run_document import Prepared, RunDocument
+
+PENGUIN_SCHEMA = Schema(
+    target="species",
+    problem_type="multiclass",
+    features=(Feature("bill", "numeric"),),
+    classes=("Adelie", "Chinstrap", "Gentoo"),
+    rows={"train": 273, "validation": 34, "test": 35, "missing_target": 2},
+)
+RUN = "0123456789ab"
+
+
+def planned_run(
+    settings: DatasetSettings | None = None,
+    *,
+    schema: Schema = PENGUIN_SCHEMA,
+    dataset: str = "penguins",
+    gpu_instance_type: str | None = "ml.g4dn.xlarge",
+    **results: Any,
+) -> RunDocument:
+    """The document Prepare returns for ``settings``, with ``results`` (training, evaluation, …) as
+    later states would have written them."""
+    settings = settings or DatasetSettings()
+    data = f"s3://b/runs/{dataset}/{RUN}/data/"
+    plan, attempt = plan_run(
+        prefix="dropml",
+        dataset=dataset,
+        execution_name=f"{dataset}-{RUN}",
+        schema=schema,
+        settings=settings,
+        gpu_instance_type=gpu_instance_type,
+        cpu_instance_type="ml.m5.xlarge",
+        data_uri=data,
+        schema_uri=f"s3://b/runs/{dataset}/{RUN}/schema.json",
+        output_path=f"s3://b/runs/{dataset}/{RUN}/jobs/",
+        max_runtime_seconds=3600,
+        endpoint_poll_seconds=30,
+        endpoint_instance_type="ml.m5.large",
+    )
+    prepared = Prepared(
+        dataset=dataset,
+        run_id=RUN,
+        data=data,
+        schema_uri=f"s3://b/runs/{dataset}/{RUN}/schema.json",
+        problem_type=schema.problem_type,
+        target=schema.target,
+        classes=list(schema.classes),
+        rows=dict(schema.rows),
+    )
+    document = RunDocument(
+        source=f"s3://b/incoming/{dataset}/{dataset}.csv",
+        dataset=dataset,
+        file=f"{dataset}.csv",
+        run_id=RUN,
+        settings=settings,
+        prepared=prepared,
+        plan=plan,
+        attempt=attempt,
+    )
+    return RunDocument.model_validate({**document.to_state(), **results})
