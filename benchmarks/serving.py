@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core.schema import Feature, Schema  # noqa: E402
-from tests.serving_fixtures import Endpoint, start_serve, stop_serve  # noqa: E402
+from tests.helpers.serving import Endpoint, start_serve, stop_serve  # noqa: E402
 from training_image.serving.decode import decode_csv  # noqa: E402
 from training_image.serving.model import load_model  # noqa: E402
 
