@@ -33,6 +33,15 @@ BIND_TO_PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
 MODEL_SERVER_WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
 MODEL_SERVER_TIMEOUT_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
 
+# -- channels -----------------------------------------------------------------------------------------
+# The ingest writes one folder per split; each is the training channel of the same name. The schema
+# travels in a channel of its own, so that ``train`` can pack it into the model for ``serve``.
+TRAIN_CHANNEL = "train"
+VALIDATION_CHANNEL = "validation"
+TEST_CHANNEL = "test"
+SCHEMA_CHANNEL = "schema"
+DATA_CHANNELS = (TRAIN_CHANNEL, VALIDATION_CHANNEL, TEST_CHANNEL)
+
 # -- /opt/ml ------------------------------------------------------------------------------------------
 DEFAULT_OPT_ML = "/opt/ml"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
@@ -111,7 +120,7 @@ class OptMlLayout:
 # SageMaker's log shipping shows a tab as "#011" (syslog's octal escape); metric regexes match that form.
 LOGGED_TAB = "#011"
 METRIC_VALUE = r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
-METRIC_CHANNELS = ("train", "validation")
+METRIC_CHANNELS = (TRAIN_CHANNEL, VALIDATION_CHANNEL)
 
 
 def metric_regex(channel: str, metric: str) -> str:

@@ -2,8 +2,8 @@
 
 S3 delivers events at least once, so the run id is a pure function of (bucket, key, version or ETag):
 a duplicate event maps to the same run and the same execution name, and Step Functions refuses to
-start it twice. SageMaker limits names (training job 63, tuning job 32, endpoint, model and endpoint configuration
-63 characters).
+start it twice. SageMaker limits names (training job 63, tuning job 32, endpoint, model and endpoint
+configuration 63 characters).
 """
 
 from __future__ import annotations

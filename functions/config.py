@@ -68,8 +68,3 @@ class PrepareConfig(_FromEnvironment):
 @dataclass(frozen=True)
 class NotifyConfig(_FromEnvironment):
     topic_arn: str = _variable("NOTIFICATION_TOPIC_ARN")
-
-
-def variables(config: type[_FromEnvironment]) -> list[str]:
-    """The environment variable names a function reads (the template must set each)."""
-    return [item.metadata[_ENV] for item in fields(config)]  # type: ignore[arg-type]

@@ -36,7 +36,6 @@ class State(StrEnum):
     PREPARE = "Prepare data"
     TRAIN = "Train"
     TUNE = "Tune"
-    FALL_BACK_TO_CPU = "Fall back to CPU"
 
 
 class _Document(BaseModel):

@@ -30,8 +30,12 @@ from core.container import (
     EVALUATION_FILE,
     FAILURE_REASON_MAX,
     MODEL_FILE,
+    SCHEMA_CHANNEL,
     SCHEMA_FILE,
     SUMMARY_FILE,
+    TEST_CHANNEL,
+    TRAIN_CHANNEL,
+    VALIDATION_CHANNEL,
     OptMlLayout,
     opt_ml_root,
 )
@@ -107,8 +111,8 @@ def run_job(env: TrainingEnvironment) -> None:
         env.current_host, env.rank + 1, len(env.hosts), device, parameters.booster_params["objective"],
     )  # fmt: skip
 
-    train_data = host_share(env, "train", parameters, required=True)
-    validation = host_share(env, "validation", parameters, required=False)
+    train_data = host_share(env, TRAIN_CHANNEL, parameters, required=True)
+    validation = host_share(env, VALIDATION_CHANNEL, parameters, required=False)
     assert train_data is not None
     resume_from = checkpoints.load_latest(env.checkpoint_dir)
     if resume_from is not None:
@@ -127,16 +131,16 @@ def run_job(env: TrainingEnvironment) -> None:
         log.info("host %s done; the first host writes the model", env.current_host)
         return
     metrics: dict[str, Any] = dict(result.metrics)
-    if "test" in env.channels:
+    if TEST_CHANNEL in env.channels:
         report = evaluate_test(env, parameters, result)
-        metrics["test"] = report["metrics"]
+        metrics[TEST_CHANNEL] = report["metrics"]
         write_json(env.output_data_dir / EVALUATION_FILE, report)
     write_model(env, result, parameters, device, schema_path, metrics)
 
 
 def find_schema(env: TrainingEnvironment) -> Path | None:
     """Find the ingest's schema.json: in its own ``schema`` channel or among the train channel's files."""
-    for name in ("schema", "train"):
+    for name in (SCHEMA_CHANNEL, TRAIN_CHANNEL):
         channel = env.channels.get(name)
         if channel is not None and channel.path.is_dir():
             found = sorted(channel.path.rglob(SCHEMA_FILE))
@@ -160,8 +164,8 @@ def host_share(
 
 def evaluate_test(env: TrainingEnvironment, parameters: TrainingParameters, result: TrainingResult) -> dict:
     """Score the saved model on every row of the ``test`` channel (the first host reads all of it)."""
-    test = read_channel(env.channels["test"], with_weights=parameters.csv_weights)
-    check_labels(test, parameters, "test")
+    test = read_channel(env.channels[TEST_CHANNEL], with_weights=parameters.csv_weights)
+    check_labels(test, parameters, TEST_CHANNEL)
     margin = evaluation.predict_margin(result.booster, test.features)
     return {
         "problem_type": parameters.problem_type,

@@ -14,6 +14,7 @@ import numpy as np
 import xgboost as xgb
 from xgboost.callback import EarlyStopping, EvaluationMonitor, TrainingCallback
 
+from core.container import TRAIN_CHANNEL, VALIDATION_CHANNEL
 from core.errors import UserInputError
 from training_image.channels import Dataset
 from training_image.hyperparameters import TrainingParameters
@@ -85,9 +86,9 @@ def train(
             "hyperparameter early_stopping_rounds needs a validation channel", column="early_stopping_rounds"
         )
     dtrain = _matrix(train)
-    evals = [(dtrain, "train")]
+    evals = [(dtrain, TRAIN_CHANNEL)]
     if validation is not None:
-        evals.append((_matrix(validation), "validation"))
+        evals.append((_matrix(validation), VALIDATION_CHANNEL))
     done = resume_from.num_boosted_rounds() if resume_from is not None else 0
     if done >= parameters.num_round:
         assert resume_from is not None
@@ -95,7 +96,7 @@ def train(
 
     every_round: list[TrainingCallback] = [RoundLog(done, printer), *callbacks]
     if parameters.early_stopping_rounds:
-        every_round.append(EarlyStopping(rounds=parameters.early_stopping_rounds, data_name="validation"))
+        every_round.append(EarlyStopping(rounds=parameters.early_stopping_rounds, data_name=VALIDATION_CHANNEL))
     history: dict[str, Any] = {}
     booster = xgb.train(
         params,

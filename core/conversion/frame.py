@@ -14,12 +14,13 @@ from contextlib import contextmanager
 
 import polars as pl
 
+from core.container import DATA_CHANNELS
 from core.conversion.layout import QUOTE, Layout
 from core.schema import FALSE_TOKENS, MISSING_TOKENS, TRUE_TOKENS
 from core.settings import SplitFractions
 
 SPLIT = "__split"
-SPLITS = ("train", "validation", "test")
+SPLITS = DATA_CHANNELS  # each split is the training channel of its name
 # The n-th row that has a target goes to a split by the fractional part of n * (golden ratio - 1): a
 # low-discrepancy sequence, so every stretch of the file is spread over the splits in proportion (a
 # file sorted by label still gets every label in every split), split sizes are as exact as they can

@@ -134,10 +134,9 @@ def evaluate_run(run: RunDocument, *, sagemaker: Any, runtime: Any, s3: Any) -> 
         raise RuntimeError("the run document has no training result: the definition must train before evaluating")
     bucket, key = split_s3_uri(run.prepared.schema_uri)
     schema = Schema.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    winner_job, endpoint, data_uri = run.training.job, run.plan.names.endpoint, run.prepared.data
-    margin = run.plan.deploy_margin
-    winner = winner_summary(sagemaker, s3, winner_job)
-    rows = read_test_split(s3, data_uri)
+    endpoint = run.plan.names.endpoint
+    winner = winner_summary(sagemaker, s3, run.training.job)
+    rows = read_test_split(s3, run.prepared.data)
     live = describe_endpoint(sagemaker, endpoint)
     champion: Champion | None = None
     if live is not None and live["EndpointStatus"] == "InService":
@@ -146,7 +145,7 @@ def evaluate_run(run: RunDocument, *, sagemaker: Any, runtime: Any, s3: Any) -> 
         except runtime.exceptions.ModelError as failure:
             metrics, error = None, str(failure)
         champion = Champion(endpoint=endpoint, endpoint_config=live["EndpointConfigName"], metrics=metrics, error=error)
-    decision = decide(schema=schema, winner=winner, champion=champion, margin=margin)
+    decision = decide(schema=schema, winner=winner, champion=champion, margin=run.plan.deploy_margin)
     return Evaluation(
         decision="deploy" if decision.deploy else "keep",
         reason=decision.reason,

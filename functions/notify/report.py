@@ -21,7 +21,8 @@ from functions import sns
 from functions.run_document import Attempt, Evaluation, Failure, Prepared, RunDocument, Step, Training
 
 # What a person should do about a failure, by the step that failed.
-ADVICE: dict[Step, str] = {
+# Keyed by Step, a str: the definition's failed_step text finds its advice directly.
+ADVICE: dict[str, str] = {
     Step.PREPARE: "Fix the CSV or the dataset's dropml.json (or the execution input) and upload/run again.",
     Step.TRAIN: "Read the training job's log in CloudWatch Logs (/aws/sagemaker/TrainingJobs); fix the "
     "hyperparameters in dropml.json if one is named, then run again. For a tuning job, the SageMaker "
@@ -100,9 +101,8 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
     if duration:
         lines.append(f"Duration: {duration}")
     if failure:
-        advice = ADVICE.get(Step(step)) if step in set(Step) else None
-        lines += ["", f"Failed step: {step}", f"Reason: {failure_reason(failure)}"]
-        lines += [f"What to do: {advice or 'Open the execution in the Step Functions console.'}"]
+        advice = ADVICE.get(step, "Open the execution in the Step Functions console.")
+        lines += ["", f"Failed step: {step}", f"Reason: {failure_reason(failure)}", f"What to do: {advice}"]
     if run:
         lines += _data_lines(run.prepared)
         lines += _training_lines(run.training, run.attempt)

@@ -8,9 +8,9 @@ computed here and the definition only reads fields of the plan.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Literal
 
-from core.container import metric_definitions
+from core.container import DATA_CHANNELS, SCHEMA_CHANNEL, metric_definitions
 from core.names import ENDPOINT_NAME_MAX, MODEL_NAME_MAX, TRAINING_JOB_NAME_MAX, TUNING_JOB_NAME_MAX, slug
 from core.problems import PROBLEMS
 from core.schema import Schema
@@ -39,10 +39,6 @@ GRID_RANGES: dict[str, list[dict[str, Any]]] = {
         {"Name": "max_depth", "Values": ["3", "6", "9"]},
     ],
 }
-# The channels the training image reads: the splits as target-first CSV, and the schema it packs
-# into the model so that the endpoint can encode raw rows.
-CSV_CHANNELS = ("train", "validation", "test")
-SCHEMA_CHANNEL = "schema"
 
 
 def attempt_id(execution_name: str) -> str:
@@ -63,11 +59,11 @@ class _Namer:
         room = limit - len(prefix) - len(attempt) - len(suffix) - 3
         return f"{prefix}-{slug(self.dataset, room)}-{attempt}-{suffix}" if room > 0 else f"{prefix}-{attempt}-{suffix}"
 
-    def attempt_on(self, device: str, instance_type: str) -> Attempt:
+    def attempt_on(self, device: Literal["GPU", "CPU"], instance_type: str) -> Attempt:
         """GPU and CPU attempts need distinct names: a job name is never reused, even after a failure."""
         short = device.lower()
         return Attempt(
-            device="GPU" if device == "GPU" else "CPU",
+            device=device,
             instance_type=instance_type,
             training_job_name=self.within(TRAINING_JOB_NAME_MAX, short),
             tuning_job_name=self.within(TUNING_JOB_NAME_MAX, short[0]),
@@ -84,7 +80,7 @@ class _Namer:
 def input_data_config(data_uri: str, schema_uri: str) -> list[Channel]:
     """SageMaker's InputDataConfig for the run's data, one entry per channel."""
     data = data_uri.rstrip("/")
-    channels = [(name, "text/csv", f"{data}/{name}/") for name in CSV_CHANNELS]
+    channels = [(name, "text/csv", f"{data}/{name}/") for name in DATA_CHANNELS]
     channels.append((SCHEMA_CHANNEL, "application/json", schema_uri))
     return [
         Channel.model_validate(

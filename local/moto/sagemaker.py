@@ -19,7 +19,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from local.moto.state import Replacements, current_settings
-from local.moto.stepfunctions import JobKind, use_sagemaker_job_source
+from local.moto.stepfunctions import use_sagemaker_job_source
 from local.moto.wire import to_wire
 from local.sagemaker.api import OPERATIONS, LocalSageMaker
 from local.sagemaker.errors import ModelError, SageMakerApiError
@@ -86,11 +86,5 @@ def patch_jobs_and_endpoints(replacements: Replacements) -> None:
         name = "".join("_" + c.lower() if c.isupper() else c for c in action).lstrip("_")
         replacements.replace(SageMakerResponse, name, _sagemaker_action(engine, action))
     replacements.replace(SageMakerRuntimeResponse, "invoke_endpoint", _endpoint_invoker(engine))
-
-    def describe(kind: JobKind, name: str, account: str, region: str) -> dict[str, Any]:
-        action = "DescribeTrainingJob" if kind == "TrainingJob" else "DescribeHyperParameterTuningJob"
-        key = "TrainingJobName" if kind == "TrainingJob" else "HyperParameterTuningJobName"
-        return engine.call(action, account, region, {key: name})
-
     # Put back at uninstall by local.moto.stepfunctions, with whatever source was in force before.
-    use_sagemaker_job_source(describe)
+    use_sagemaker_job_source(engine.describe_job)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.names import RunPaths
 from core.schema import Feature, Schema
 from core.settings import DatasetSettings
 from functions.prepare.plan import plan_run
-from functions.run_document import Prepared, RunDocument
+from functions.run_document import RunDocument
+from functions.upload import prepared_document
 
 PENGUIN_SCHEMA = Schema(
     target="species",
@@ -30,7 +32,8 @@ def planned_run(
     """The document Prepare returns for ``settings``, with ``results`` (training, evaluation, …) as
     later states would have written them."""
     settings = settings or DatasetSettings()
-    data = f"s3://b/runs/{dataset}/{RUN}/data/"
+    paths = RunPaths("b", dataset, RUN)
+    prepared = prepared_document(paths, schema)
     plan, attempt = plan_run(
         prefix="dropml",
         dataset=dataset,
@@ -39,22 +42,12 @@ def planned_run(
         settings=settings,
         gpu_instance_type=gpu_instance_type,
         cpu_instance_type="ml.m5.xlarge",
-        data_uri=data,
-        schema_uri=f"s3://b/runs/{dataset}/{RUN}/schema.json",
-        output_path=f"s3://b/runs/{dataset}/{RUN}/jobs/",
+        data_uri=prepared.data,
+        schema_uri=prepared.schema_uri,
+        output_path=paths.uri(paths.jobs_key),
         max_runtime_seconds=3600,
         endpoint_poll_seconds=30,
         endpoint_instance_type="ml.m5.large",
-    )
-    prepared = Prepared(
-        dataset=dataset,
-        run_id=RUN,
-        data=data,
-        schema_uri=f"s3://b/runs/{dataset}/{RUN}/schema.json",
-        problem_type=schema.problem_type,
-        target=schema.target,
-        classes=list(schema.classes),
-        rows=dict(schema.rows),
     )
     document = RunDocument(
         source=f"s3://b/incoming/{dataset}/{dataset}.csv",
