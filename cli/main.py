@@ -20,9 +20,7 @@ COMMAND_GROUPS = (prepare, local_commands, demo, input_schema)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dropml", description="Drop a CSV, get a tuned XGBoost model on an endpoint."
-    )
+    parser = argparse.ArgumentParser(prog="dropml", description="Drop a CSV, get a tuned XGBoost model on an endpoint.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.register(commands)

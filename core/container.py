@@ -26,6 +26,9 @@ SERVE_PROGRAM = "serve"
 OPT_ML_ENV = "DROPML_OPT_ML"
 HOST_ADDRESSES_ENV = "DROPML_HOST_ADDRESSES"
 TRACKER_PORT_ENV = "DROPML_TRACKER_PORT"
+# The address ``serve`` listens on: all interfaces by default, as SageMaker's front end needs; local mode
+# sets loopback, so an endpoint on a laptop is not open to its network.
+BIND_TO_HOST_ENV = "DROPML_BIND_TO_HOST"
 # SageMaker's: a training job's identity; a serving container's port, worker count and request timeout.
 TRAINING_JOB_NAME_ENV = "TRAINING_JOB_NAME"
 TRAINING_JOB_ARN_ENV = "TRAINING_JOB_ARN"

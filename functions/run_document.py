@@ -2,10 +2,11 @@
 
 Prepare returns a :class:`RunDocument`; the definition reads its fields by JSONPath and writes each
 state's result into one of them (``$.attempt``, ``$.training``, ``$.evaluation``, ``$.deployment``,
-``$.failure``); evaluate parses it and returns it with ``evaluation`` filled; notify and the CLI's live
-view parse it. ``tests/unit/test_definition_contract.py`` resolves every path the definition reads or
-writes against this module's JSON schema, so a field renamed here and not there fails in seconds
-rather than in a run on AWS.
+``$.failure``, ``$.failed_trials``, ``$.endpoint_deletion``); evaluate parses it and returns it with
+``evaluation`` filled; notify and the CLI's live view parse it.
+``tests/unit/test_definition_contract.py`` resolves every path the definition reads or writes against
+this module's JSON schema, so a field renamed here and not there fails in seconds rather than in a run
+on AWS.
 
 State names that code must match are :class:`State`; the step a failure email names is :class:`Step`.
 """
@@ -98,15 +99,27 @@ class JobNames(_Document):
 
 
 class Objective(_Document):
-    metric: str = Field(description="the tuning objective, e.g. validation:auc")
-    type: Literal["Maximize", "Minimize"]
+    """SageMaker's ``HyperParameterTuningJobObjective``, e.g. Minimize validation:mlogloss."""
+
+    Type: Literal["Maximize", "Minimize"]
+    MetricName: str
 
 
-class Tuning(_Document):
-    max_jobs: int
-    max_parallel_jobs: int
-    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"]
-    early_stopping: Literal["Off", "Auto"]
+class ResourceLimits(_Document):
+    MaxNumberOfTrainingJobs: int
+    MaxParallelTrainingJobs: int
+
+
+class HyperbandStrategyConfig(_Document):
+    """Hyperband's resource is boosting rounds: SageMaker infers MaxResource only from epoch-style
+    names (``epochs``, ``num_epochs``…), never from ``num_round``, so the plan states it."""
+
+    MinResource: int
+    MaxResource: int
+
+
+class TuningStrategyConfig(_Document):
+    HyperbandStrategyConfig: HyperbandStrategyConfig
 
 
 class ParameterRanges(_Document):
@@ -115,6 +128,21 @@ class ParameterRanges(_Document):
     ContinuousParameterRanges: list[dict[str, str]]
     IntegerParameterRanges: list[dict[str, str]]
     CategoricalParameterRanges: list[dict[str, Any]]
+
+
+class TuningJobConfig(_Document):
+    """SageMaker's ``HyperParameterTuningJobConfig``, whole, so the definition passes it as one path.
+
+    ``StrategyConfig`` is left out of the JSON unless the strategy is Hyperband: SageMaker takes it
+    only with Hyperband, and ASL cannot leave a field out of a task's Parameters by condition.
+    """
+
+    Strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"]
+    StrategyConfig: TuningStrategyConfig | None = Field(None, exclude_if=lambda value: value is None)
+    HyperParameterTuningJobObjective: Objective
+    ResourceLimits: ResourceLimits
+    ParameterRanges: ParameterRanges
+    TrainingJobEarlyStoppingType: Literal["Off", "Auto"]
 
 
 class MetricDefinition(_Document):
@@ -130,15 +158,16 @@ class Plan(_Document):
     names: JobNames
     input_data_config: list[Channel]
     output_path: str
-    objective: Objective
     static_hyperparameters: dict[str, str] = Field(
         description="every job's hyperparameters; a single training job uses the defaults for what tuning searches"
     )
-    ranges: ParameterRanges
+    tuning_job_config: TuningJobConfig
     metric_definitions: list[MetricDefinition]
-    tuning: Tuning
     max_runtime_seconds: int
     endpoint_poll_seconds: int
+    endpoint_deletion_polls: int = Field(
+        description="polls of a Failed endpoint being deleted before the run gives up (DeleteEndpoint is asynchronous)"
+    )
     endpoint_instance_type: str
     deploy_margin: float
 
@@ -148,6 +177,24 @@ class Failure(_Document):
 
     Error: str
     Cause: str = ""
+
+
+class FailedTrials(_Document):
+    """Why the first failed trial of a failed tuning job failed (ListTrainingJobsForHyperParameterTuningJob).
+
+    A tuning job's own FailureReason is generic ("No training job succeeded after N attempts…"); why
+    the trials failed, a GPU capacity shortage included, is only on the trials.
+    """
+
+    reasons: list[str] = Field(description="the listed trial's FailureReason; empty when it has none")
+
+
+class EndpointDeletion(_Document):
+    """Progress of replacing a Failed endpoint: SageMaker deletes it asynchronously (``Deleting``), and
+    CreateEndpoint of the same name fails until it is gone."""
+
+    polls: int
+    answer: Failure | None = Field(None, description="DescribeEndpoint's error; 'Could not find endpoint' means gone")
 
 
 class Training(_Document):
@@ -216,6 +263,8 @@ class RunDocument(_Document):
     evaluation: Evaluation | None = None
     deployment: Deployment | None = None
     failure: Failure | None = None
+    failed_trials: FailedTrials | None = None
+    endpoint_deletion: EndpointDeletion | None = None
     failed_step: Step | None = None
     notification: Notification | None = None
 

@@ -23,8 +23,15 @@ def register(subparsers: Any) -> None:
     up.add_argument("--email", default=stack.DEFAULT_EMAIL, help="the NotificationEmail parameter")
     up.set_defaults(run=run_up)
 
-    down = commands.add_parser("down", help="stop local mode and every process it started")
+    down = commands.add_parser(
+        "down", help="stop local mode and every process it started; what it holds is kept for the next up"
+    )
     _port_option(down)
+    down.add_argument(
+        "--discard",
+        action="store_true",
+        help="delete everything local mode holds (buckets, stack, runs, endpoints, mail): the next up starts clean",
+    )
     down.set_defaults(run=run_down)
 
     status = commands.add_parser("status", help="what is deployed: bucket, state machine, topic, endpoints")
@@ -53,10 +60,15 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    if stack.down(args.port):
+    running = stack.down(args.port, discard=args.discard)
+    if running:
         print(f"local mode on port {args.port} stopped")
     else:
         print(f"local mode is not running on port {args.port}")
+    if args.discard:
+        print(f"discarded what it held: the next up on port {args.port} starts clean")
+    elif running:
+        print(f"what it holds is kept: the next up on port {args.port} starts from it (down --discard to start clean)")
     return 0
 
 

@@ -3,7 +3,8 @@
 Run as a script (``python -P lambda_bootstrap.py REQUEST RESULT``) with ``PYTHONPATH`` set to the
 unpacked function package only, so the handler sees the packaged code and not the working tree. It
 uses the standard library alone for the same reason. The outcome goes to the RESULT file, not stdout:
-whatever the handler prints is its log, as on AWS.
+whatever the handler prints is its log, as on AWS. The outcome also carries the process's exact
+peak resident memory, which the runner holds against the function's memory size.
 """
 
 from __future__ import annotations
@@ -72,11 +73,25 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         return {"error": _error("Runtime.MarshalError", message, [])}
 
 
+def peak_rss_bytes() -> int:
+    """The resident high-water mark of this process since it began running this script.
+
+    ``VmHWM``, not ``ru_maxrss``: Linux keeps ``ru_maxrss`` across ``exec``, so it would charge the
+    function with the peak of the (large) embedded AWS process that forked it.
+    """
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # reported in kB
+    return 0
+
+
 def main(argv: list[str]) -> int:
     request_path, result_path = argv
     with open(request_path, encoding="utf-8") as source:
         request = json.load(source)
     outcome = run(request)
+    outcome["peak_rss_bytes"] = peak_rss_bytes()
     with open(result_path, "w", encoding="utf-8") as sink:
         json.dump(outcome, sink)
     return 0

@@ -2,12 +2,18 @@
 
 A separate process gives each invocation what Lambda gives it: only the packaged code on the import
 path, only the function's own environment (plus credentials and the endpoint pointing back at the
-embedded AWS), a hard timeout, and a crash that cannot take the embedded AWS down with it. The outcome
-is shaped like the Invoke API's: a JSON payload, or an error payload with ``FunctionError``.
+embedded AWS), a hard timeout, a memory cap, and a crash that cannot take the embedded AWS down with
+it. The outcome is shaped like the Invoke API's: a JSON payload, or an error payload with
+``FunctionError`` carrying the errorType and message AWS's runtime gives.
 
-Not emulated: the memory size is reported to the handler but not enforced, and there are no warm
-containers (every invocation is a cold start) and no layers. The interpreter is local mode's own,
-so dependencies come from its environment rather than from the package.
+The memory size is enforced as Lambda's cgroup does, on resident memory, not on address space
+(numpy and polars reserve far more virtual memory than they use, so ``RLIMIT_AS`` would kill healthy
+functions). Local mode cannot create cgroups, so the child's process tree is sampled every
+:data:`MEMORY_SAMPLE_S` and killed past the limit, and the child's exact high-water mark
+(``ru_maxrss``) is checked when it ends, so a burst between two samples is still an out-of-memory.
+
+Not emulated: there are no warm containers (every invocation is a cold start) and no layers. The
+interpreter is local mode's own, so dependencies come from its environment rather than from the package.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,9 +32,16 @@ import time
 import uuid
 import zipfile
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
+from typing import Final
+
+import psutil
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+MEMORY_SAMPLE_S: Final = 0.05
+"""How often a running child's resident memory is measured against the function's memory size."""
+_MIB: Final = 1024 * 1024
 # Environment variables a Lambda runtime has whatever the function sets; the parent's are not inherited.
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
 
@@ -59,12 +74,30 @@ class FunctionAwsSettings:
 
 @dataclass(frozen=True)
 class Invocation:
-    """One invocation's outcome: ``payload`` is JSON text; ``function_error`` is set when it failed."""
+    """One invocation's outcome: ``payload`` is JSON text; ``function_error`` is set when it failed.
+
+    ``duration_ms`` and ``max_memory_used_mb`` are what Lambda's ``REPORT`` log line says of it."""
 
     request_id: str
     payload: str
     function_error: str | None
     logs: str
+    duration_ms: float = 0.0
+    max_memory_used_mb: int = 0
+
+
+class Ending(Enum):
+    """How a watched child stopped: by itself, or killed by the runner for one of Lambda's limits."""
+
+    EXITED = "exited"
+    TIMED_OUT = "timed out"
+    OUT_OF_MEMORY = "out of memory"
+
+
+@dataclass(frozen=True)
+class Watched:
+    ending: Ending
+    peak_rss_bytes: int
 
 
 def unpack(code_zip: bytes, work_dir: Path) -> Path:
@@ -89,10 +122,14 @@ def invoke(
     *,
     aws: FunctionAwsSettings,
     work_dir: Path,
+    request_id: str | None = None,
 ) -> Invocation:
-    """Run ``spec.handler(event, context)`` in a child process and collect its outcome."""
+    """Run ``spec.handler(event, context)`` in a child process and collect its outcome.
+
+    ``request_id`` is given for a retry of an asynchronous event, which keeps its first attempt's id on AWS.
+    """
     code_dir = unpack(spec.code_zip, work_dir)
-    request_id = str(uuid.uuid4())
+    request_id = request_id or str(uuid.uuid4())
     started = time.time()
     log_stream = time.strftime("%Y/%m/%d", time.gmtime(started)) + f"/[{spec.version}]{request_id[:8]}"
     request = {
@@ -111,14 +148,17 @@ def invoke(
     }
     calls = work_dir / "invocations"
     calls.mkdir(parents=True, exist_ok=True)
-    request_path = calls / f"{request_id}.request.json"
-    result_path = calls / f"{request_id}.result.json"
+    attempt = uuid.uuid4().hex[:8]  # retries share the request id, so the files are named per attempt too
+    request_path = calls / f"{request_id}-{attempt}.request.json"
+    result_path = calls / f"{request_id}-{attempt}.result.json"
+    log_path = calls / f"{request_id}-{attempt}.log"
     request_path.write_text(json.dumps(request))
     try:
-        return _run_child(spec, aws, code_dir, request_id, request_path, result_path)
+        return _run_child(spec, aws, code_dir, request_id, request_path, result_path, log_path)
     finally:
         request_path.unlink(missing_ok=True)
         result_path.unlink(missing_ok=True)
+        log_path.unlink(missing_ok=True)
 
 
 def _run_child(
@@ -128,32 +168,102 @@ def _run_child(
     request_id: str,
     request_path: Path,
     result_path: Path,
+    log_path: Path,
 ) -> Invocation:
     command = [sys.executable, "-P", str(BOOTSTRAP), str(request_path), str(result_path)]
-    try:
-        completed = subprocess.run(
+    started = time.monotonic()
+    with log_path.open("wb") as log:  # a file, not a pipe: nothing has to drain it while the child runs
+        process = subprocess.Popen(
             command,
             cwd=code_dir,
             env=function_environment(spec, aws, code_dir),
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=log,
             stderr=subprocess.STDOUT,
-            timeout=spec.timeout_s,
-            check=False,
         )
-    except subprocess.TimeoutExpired as expired:
-        logs = _text(expired.output)
-        message = f"RequestId: {request_id} Error: Task timed out after {spec.timeout_s:.2f} seconds"
-        return _failed(request_id, "Sandbox.Timedout", message, logs)
-    logs = _text(completed.stdout)
-    if completed.returncode != 0 or not result_path.exists():
-        status = completed.returncode
-        message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"
-        return _failed(request_id, "Runtime.ExitError", message, logs)
-    outcome = json.loads(result_path.read_text())
+        watched = watch(process, timeout_s=spec.timeout_s, limit_bytes=spec.memory_mb * _MIB)
+    duration_ms = (time.monotonic() - started) * 1000
+    logs = log_path.read_bytes().decode("utf-8", errors="replace")
+    outcome = json.loads(result_path.read_text()) if result_path.exists() else None
+    peak = max(watched.peak_rss_bytes, int(outcome.get("peak_rss_bytes", 0)) if outcome else 0)
+
+    def ended(payload: object, function_error: str | None) -> Invocation:
+        return Invocation(request_id, json.dumps(payload), function_error, logs, duration_ms, math.ceil(peak / _MIB))
+
+    def failed(error_type: str, error: str) -> Invocation:
+        return ended({"errorMessage": f"RequestId: {request_id} Error: {error}", "errorType": error_type}, "Unhandled")
+
+    if watched.ending is Ending.TIMED_OUT:
+        return failed("Sandbox.Timedout", f"Task timed out after {spec.timeout_s:.2f} seconds")
+    if watched.ending is Ending.OUT_OF_MEMORY or peak > spec.memory_mb * _MIB:
+        # The high-water mark catches a burst the samples missed: on AWS that burst was the kill.
+        return failed("Runtime.OutOfMemory", "Runtime exited with error: signal: killed")
+    if process.returncode != 0 or outcome is None:
+        return failed("Runtime.ExitError", f"Runtime exited with error: {_exit_status(process.returncode)}")
     if "error" in outcome:
-        return Invocation(request_id, json.dumps(outcome["error"]), "Unhandled", logs)
-    return Invocation(request_id, json.dumps(outcome["payload"]), None, logs)
+        return ended(outcome["error"], "Unhandled")
+    return ended(outcome["payload"], None)
+
+
+def watch(
+    process: subprocess.Popen[bytes], *, timeout_s: float, limit_bytes: int, sample_s: float = MEMORY_SAMPLE_S
+) -> Watched:
+    """Wait for ``process``, killing its whole tree past ``timeout_s`` or past ``limit_bytes`` resident."""
+    deadline = time.monotonic() + timeout_s
+    root = psutil.Process(process.pid)
+    peak = 0
+    while True:
+        try:
+            process.wait(timeout=sample_s)
+            return Watched(Ending.EXITED, peak)
+        except subprocess.TimeoutExpired:
+            pass
+        resident = tree_rss_bytes(root)
+        peak = max(peak, resident)
+        if resident > limit_bytes:
+            ending = Ending.OUT_OF_MEMORY
+        elif time.monotonic() >= deadline:
+            ending = Ending.TIMED_OUT
+        else:
+            continue
+        _kill_tree(root)
+        process.wait()
+        return Watched(ending, peak)
+
+
+def tree_rss_bytes(root: psutil.Process) -> int:
+    """Resident memory of ``root`` and every descendant: what a function's sandbox is charged for."""
+    try:
+        members = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for member in members:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:  # ended between the listing and the reading (zombies included)
+            continue
+    return total
+
+
+def _kill_tree(root: psutil.Process) -> None:
+    """SIGKILL, as Lambda's sandbox does: the descendants are listed first, so none is orphaned and missed."""
+    try:
+        members = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for member in members:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            continue
+
+
+def _exit_status(returncode: int) -> str:
+    """Lambda's (Go) wording: ``exit status 1``, or ``signal: killed`` for a child ended by a signal."""
+    if returncode < 0:
+        return f"signal: {(signal.strsignal(-returncode) or str(-returncode)).lower()}"
+    return f"exit status {returncode}"
 
 
 def function_environment(spec: FunctionSpec, aws: FunctionAwsSettings, code_dir: Path) -> dict[str, str]:
@@ -180,14 +290,3 @@ def function_environment(spec: FunctionSpec, aws: FunctionAwsSettings, code_dir:
     )
     environment.update(spec.environment)
     return environment
-
-
-def _failed(request_id: str, error_type: str, message: str, logs: str) -> Invocation:
-    payload = {"errorMessage": message, "errorType": error_type}
-    return Invocation(request_id, json.dumps(payload), "Unhandled", logs)
-
-
-def _text(output: bytes | str | None) -> str:
-    if output is None:
-        return ""
-    return output.decode("utf-8", errors="replace") if isinstance(output, bytes) else output

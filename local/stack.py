@@ -2,7 +2,12 @@
 
 State lives in one folder per port (``$DROPML_HOME/local-<port>/``, default ``<repo>/.dropml/``):
 the server's pid and SMTP port, the deployment's outputs, the mail outbox, Lambda work files, the
-server log. Several stacks on different ports never share anything.
+server log, and what the embedded AWS held when it last stopped (:mod:`local.server_state`). Several
+stacks on different ports never share anything.
+
+``down`` then ``up`` keeps what the stack held, as an AWS account would: ``up`` finds the stack
+deployed and does not deploy it again. ``down --discard`` empties the folder (the server log stays), so the
+next ``up`` starts clean and deploys the working tree's template.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,6 +31,7 @@ import psutil
 from core.errors import UserInputError
 from local import deploy
 from local.ports import is_listening
+from local.sagemaker.processes import stop_recorded
 
 DEFAULT_PORT = 4566
 HOST = "127.0.0.1"
@@ -39,6 +46,8 @@ DEFAULT_EMAIL = "you@example.com"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 10.0
+# A graceful stop ends the runs in flight (bounded by the server's drain) and saves before exiting.
+_GRACEFUL_STOP_TIMEOUT_S = 120.0
 DEPLOYMENT_FILE = "deployment.json"
 
 
@@ -122,10 +131,13 @@ def up(port: int = DEFAULT_PORT, *, email: str = DEFAULT_EMAIL, state_home: Path
     if is_listening(port):
         raise UserInputError(f"port {port} is in use by another program; choose another with --port")
     stack.state_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (READY_FILE, DEPLOYMENT_FILE):
-        (stack.state_dir / stale).unlink(missing_ok=True)
+    (stack.state_dir / READY_FILE).unlink(missing_ok=True)
+    stop_recorded(stack.state_dir)  # what a server that was killed left running
 
     start_server(stack)
+    if _deployed(stack):
+        return stack
+    (stack.state_dir / DEPLOYMENT_FILE).unlink(missing_ok=True)
     try:
         deployment = deploy.deploy(
             session=stack.session(),
@@ -134,12 +146,25 @@ def up(port: int = DEFAULT_PORT, *, email: str = DEFAULT_EMAIL, state_home: Path
             notification_email=email,
         )
     except Exception:
-        down(port, state_home=state_home)
+        down(port, state_home=state_home, discard=True)
         raise
     (stack.state_dir / DEPLOYMENT_FILE).write_text(
         json.dumps({"stack_name": deployment.stack_name, "outputs": deployment.outputs}, indent=2)
     )
     return stack
+
+
+def _deployed(stack: LocalStack) -> bool:
+    """Whether the stack recorded in the folder is still there (kept from the last ``down``)."""
+    deployment = stack.deployment()
+    if deployment is None:
+        return False
+    cloudformation = stack.session().client("cloudformation", endpoint_url=stack.endpoint_url)
+    try:
+        found = cloudformation.describe_stacks(StackName=deployment["stack_name"])["Stacks"]
+    except cloudformation.exceptions.ClientError:
+        return False
+    return bool(found) and found[0]["StackStatus"] == "CREATE_COMPLETE"
 
 
 def start_server(stack: LocalStack) -> None:
@@ -166,7 +191,7 @@ def start_server(stack: LocalStack) -> None:
         if stack.server_info() is not None and _answers(stack):
             return
         time.sleep(0.1)
-    _kill_tree(psutil.Process(process.pid))
+    _stop_tree(psutil.Process(process.pid), graceful=False)
     raise RuntimeError(f"the local AWS server did not answer within {_START_TIMEOUT_S:.0f} s:\n{_tail(stack.log_file)}")
 
 
@@ -178,23 +203,50 @@ def _answers(stack: LocalStack) -> bool:
         return False
 
 
-def down(port: int = DEFAULT_PORT, *, state_home: Path | None = None) -> bool:
-    """Stop the server for ``port`` and every process it started; False when none was running."""
+def down(port: int = DEFAULT_PORT, *, state_home: Path | None = None, discard: bool = False) -> bool:
+    """Stop the server for ``port`` and every process it started; False when none was running.
+
+    The server first ends the runs in flight and saves what it holds, for the next ``up``. With
+    ``discard`` it is stopped at once instead and the state folder is deleted: the next ``up`` starts clean.
+    """
     stack = stack_for(port, state_home)
     process = stack.server_process()
     (stack.state_dir / READY_FILE).unlink(missing_ok=True)
-    if process is None:
-        return False
-    _kill_tree(process)
-    return True
+    if process is not None:
+        _stop_tree(process, graceful=not discard)
+    stop_recorded(stack.state_dir)  # what a server that was killed (this one or an earlier one) left running
+    if discard:
+        _discard(stack)
+    return process is not None
 
 
-def _kill_tree(process: psutil.Process) -> None:
-    """Terminate a process and all its descendants, then kill whatever is left after a grace period."""
+def _discard(stack: LocalStack) -> None:
+    """Delete everything in the state folder but the server log, which says what happened before."""
+    if not stack.state_dir.is_dir():
+        return
+    for path in stack.state_dir.iterdir():
+        if path == stack.log_file:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _stop_tree(process: psutil.Process, *, graceful: bool) -> None:
+    """Stop a process and all its descendants; kill whatever is left after a grace period.
+
+    Graceful: only the server is asked to stop (SIGTERM), and given the time to drain and save; the
+    children it started are stopped by it, and whatever it left behind is stopped after it exits.
+    """
     try:
         family = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
         return
+    if graceful:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+        psutil.wait_procs([process], timeout=_GRACEFUL_STOP_TIMEOUT_S)
     for member in family:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.terminate()

@@ -19,6 +19,9 @@ from functions import sns
 from functions.config import IngestConfig
 from functions.upload import convert_upload, prepared_document, read_settings
 
+# S3's version id of an object written while the bucket's versioning was off or suspended.
+NULL_VERSION = "null"
+
 
 @dataclass(frozen=True)
 class Upload:
@@ -33,6 +36,14 @@ class Upload:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def identity(self) -> str:
+        """What tells this upload from another of the same key: its version, else its ETag. Every object
+        written while versioning was off or suspended has the same version, ``"null"``, so it names none."""
+        if self.version_id is None or self.version_id == NULL_VERSION:
+            return self.etag
+        return self.version_id
 
 
 @dataclass(frozen=True)
@@ -69,38 +80,27 @@ def ingest_upload(
     if located is None or not located[1].lower().endswith(".csv"):
         return IngestOutcome(status="ignored", key=upload.key, reason="not incoming/<dataset>/<file>.csv")
     dataset, file_name = located
-    paths = RunPaths(upload.bucket, dataset, run_id(upload.bucket, upload.key, upload.version_id or upload.etag))
+    paths = RunPaths(upload.bucket, dataset, run_id(upload.bucket, upload.key, upload.identity))
     run = paths.run
     name = execution_name(dataset, run)
     execution_arn = _execution_arn(config.state_machine_arn, name)
 
-    try:
-        refused_before = head_or_none(clients.s3, upload.bucket, paths.rejected_key) is not None
-        if refused_before or _execution_exists(clients.stepfunctions, execution_arn):
-            return IngestOutcome(status="duplicate", key=upload.key, run_id=run, execution_arn=execution_arn)
-        return _convert_and_start(
-            upload,
-            paths,
-            file_name,
-            name,
-            clients=clients,
-            config=config,
-            storage_options=storage_options,
-            now=now,
-        )
-    except Exception as error:
-        # Our bug or an AWS fault, not the user's: they still hear about their upload, then the
-        # error propagates so Lambda records it (and retries, which may well succeed).
-        clients.sns.publish(
-            TopicArn=config.topic_arn,
-            Subject=sns.subject(f"dropml: upload could not be processed: {file_name}"),
-            Message=(
-                f"Your upload {upload.uri} could not be processed because of an internal error "
-                f"({type(error).__name__}: {error}). Nothing was started; the file was not changed. "
-                "The error is in the ingest function's logs; uploading the file again retries it."
-            ),
-        )
-        raise
+    # An error here is our bug or an AWS fault, not the user's: it propagates so Lambda records it and
+    # retries the event twice; if every attempt fails, the function's OnFailure destination (Notify)
+    # emails the user once, which an email from here would repeat on every attempt.
+    refused_before = head_or_none(clients.s3, upload.bucket, paths.rejected_key) is not None
+    if refused_before or _execution_exists(clients.stepfunctions, execution_arn):
+        return IngestOutcome(status="duplicate", key=upload.key, run_id=run, execution_arn=execution_arn)
+    return _convert_and_start(
+        upload,
+        paths,
+        file_name,
+        name,
+        clients=clients,
+        config=config,
+        storage_options=storage_options,
+        now=now,
+    )
 
 
 def _convert_and_start(

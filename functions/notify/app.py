@@ -1,4 +1,8 @@
-"""Adapter: build the report for the execution's final state, publish it, keep a copy with the run."""
+"""Adapter: build the report for the execution's final state, publish it, keep a copy with the run.
+
+Notify is also the ingest function's OnFailure destination: an event that is Lambda's invocation
+record is emailed as an upload that could not be processed.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from functions import aws
 from functions.config import NotifyConfig
-from functions.notify.notify import notify_run
+from functions.notify.invocation_failure import InvocationRecord
+from functions.notify.notify import notify_invocation_failure, notify_run
 from functions.notify.report import FinalState
 
 logger = Logger()
@@ -29,11 +33,23 @@ class NotifyEvent(BaseModel):
     outcome: Literal["succeeded", "failed"]
 
 
+_EVENTS: TypeAdapter[NotifyEvent | InvocationRecord] = TypeAdapter(NotifyEvent | InvocationRecord)
+
+
+def parse_event(event: dict[str, Any]) -> NotifyEvent | InvocationRecord:
+    """The state machine's final state, or Lambda's record of an ingest that failed for good."""
+    return _EVENTS.validate_python(event)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@event_parser(model=NotifyEvent)
-def lambda_handler(event: NotifyEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(raw_event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = NotifyConfig.from_environment()
+    event = parse_event(raw_event)
+    if isinstance(event, InvocationRecord):
+        failure = notify_invocation_failure(event, sns=aws.client("sns"), topic_arn=config.topic_arn)
+        logger.info("notified", extra={"status": failure.document["status"], "subject": failure.subject})
+        return {"status": failure.document["status"]}
     final = FinalState.from_state(event.state, event.started_at)
     report = notify_run(
         final,

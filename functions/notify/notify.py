@@ -8,12 +8,11 @@ from typing import Any
 
 from core.names import RunPaths
 from core.s3 import split_s3_uri
+from functions.notify.invocation_failure import InvocationRecord, build_invocation_failure_report
 from functions.notify.report import FinalState, Report, build_report
 
 
-def notify_run(
-    final: FinalState, *, failed: bool, finished_at: datetime, sns: Any, s3: Any, topic_arn: str
-) -> Report:
+def notify_run(final: FinalState, *, failed: bool, finished_at: datetime, sns: Any, s3: Any, topic_arn: str) -> Report:
     """The email first (the user must hear of every run), then the copy next to the run's data."""
     report = build_report(final, failed=failed, finished_at=finished_at)
     sns.publish(
@@ -33,4 +32,19 @@ def notify_run(
             Body=json.dumps({**report.document, "email": report.body}, indent=2, ensure_ascii=False).encode(),
             ContentType="application/json",
         )
+    return report
+
+
+def notify_invocation_failure(record: InvocationRecord, *, sns: Any, topic_arn: str) -> Report:
+    """Email an upload that ingest failed to process; there is no run, so nothing is kept in S3."""
+    report = build_invocation_failure_report(record)
+    sns.publish(
+        TopicArn=topic_arn,
+        Subject=report.subject,
+        Message=report.body,
+        MessageAttributes={
+            "status": {"DataType": "String", "StringValue": report.document["status"]},
+            "dataset": {"DataType": "String", "StringValue": str(report.document["dataset"])},
+        },
+    )
     return report

@@ -8,16 +8,22 @@ computed here and the definition only reads fields of the plan.
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any, Literal
 
 from core.container import DATA_CHANNELS, SCHEMA_CHANNEL, metric_definitions
+from core.errors import UserInputError
 from core.names import ENDPOINT_NAME_MAX, MODEL_NAME_MAX, TRAINING_JOB_NAME_MAX, TUNING_JOB_NAME_MAX, slug
 from core.problems import PROBLEMS
 from core.schema import Schema
-from core.settings import DatasetSettings
-from functions.run_document import Attempt, Channel, JobNames, Plan
+from core.settings import DatasetSettings, TuningSettings
+from functions.run_document import Attempt, Channel, JobNames, Plan, TuningStrategyConfig
 
 ATTEMPT_ID_LENGTH = 10
+# How long a Failed endpoint may take to be deleted before the run gives up on replacing it.
+ENDPOINT_DELETION_TIMEOUT_SECONDS = 30 * 60
+# HyperbandStrategyConfig.MaxResource: "The maximum value is 20,000 epochs" (SageMaker API reference).
+HYPERBAND_MAX_RESOURCE = 20_000
 DEFAULT_STATIC = {"num_round": "200", "early_stopping_rounds": "20"}
 # Search space in SageMaker's ParameterRanges shape; the built-in algorithm's recommended ranges.
 DEFAULT_RANGES: dict[str, list[dict[str, str]]] = {
@@ -96,6 +102,49 @@ def tuning_ranges(fixed: set[str], strategy: str) -> dict[str, list[dict[str, An
     return {kind: [r for r in ranges if r["Name"] not in fixed] for kind, ranges in space.items()}
 
 
+def combinations(ranges: dict[str, list[dict[str, Any]]]) -> float:
+    """How many distinct hyperparameter combinations the ranges hold (``math.inf`` with a continuous one).
+
+    SageMaker refuses a tuning job whose MaxNumberOfTrainingJobs exceeds this ("You don't have enough
+    combinations of hyperparameter ranges…"), so the plan never asks for more.
+    """
+    if ranges["ContinuousParameterRanges"]:
+        return math.inf
+    count = 1
+    for integer in ranges["IntegerParameterRanges"]:
+        count *= int(integer["MaxValue"]) - int(integer["MinValue"]) + 1
+    for categorical in ranges["CategoricalParameterRanges"]:
+        count *= len(categorical["Values"])
+    return count
+
+
+def _searched(ranges: dict[str, list[dict[str, Any]]]) -> bool:
+    return any(ranges.values())
+
+
+def _resource_limits(tuning: TuningSettings, ranges: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """The budget, lowered to the number of combinations when the user's fixed hyperparameters leave
+    fewer: ``max_jobs`` is a maximum, and trying every combination there is is the best search."""
+    jobs = int(min(tuning.max_jobs, combinations(ranges)))
+    return {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": min(tuning.max_parallel_jobs, jobs)}
+
+
+def _strategy_config(strategy: str, static: dict[str, str]) -> TuningStrategyConfig | None:
+    """Hyperband's resource is the boosting round: it may stop a trial after round 1 and lets the best
+    run every round; SageMaker cannot infer MaxResource from ``num_round``, so the plan sends it."""
+    if strategy != "Hyperband":
+        return None
+    rounds = static["num_round"]
+    if not rounds.isdigit() or not 1 <= int(rounds) <= HYPERBAND_MAX_RESOURCE:
+        raise UserInputError(
+            f"hyperparameters: num_round must be a whole number from 1 to {HYPERBAND_MAX_RESOURCE:,} with the "
+            f'"Hyperband" strategy (its maximum resource), not {rounds!r}'
+        )
+    return TuningStrategyConfig.model_validate(
+        {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": int(rounds)}}
+    )
+
+
 def plan_run(
     *,
     prefix: str,
@@ -119,24 +168,36 @@ def plan_run(
     if schema.problem_type == "multiclass":
         static["num_class"] = str(schema.num_class)
     static.update({name: str(value) for name, value in settings.hyperparameters.items()})
-    # SageMaker refuses automatic early stopping with Hyperband, which stops trials itself
-    early_stopping = "Off" if settings.tuning.strategy == "Hyperband" else "Auto"
+    strategy = settings.tuning.strategy
+    ranges = tuning_ranges(set(settings.hyperparameters), strategy)
+    # With every searched hyperparameter fixed there is nothing to tune (SageMaker needs a range): train.
+    mode = settings.mode if _searched(ranges) else "train"
     namer = _Namer(prefix, dataset, attempt_id(execution_name))
     cpu = namer.attempt_on("CPU", cpu_instance_type)
     plan = Plan.model_validate(
         {
-            "mode": settings.mode,
+            "mode": mode,
             "cpu_attempt": cpu,
             "names": namer.deployment(settings.endpoint_name),
             "input_data_config": input_data_config(data_uri, schema_uri),
             "output_path": output_path,
-            "objective": {"metric": f"validation:{problem.tuning_metric}", "type": problem.tuning_direction},
             "static_hyperparameters": static,
-            "ranges": tuning_ranges(set(settings.hyperparameters), settings.tuning.strategy),
+            "tuning_job_config": {
+                "Strategy": strategy,
+                "StrategyConfig": _strategy_config(strategy, static) if mode == "tune" else None,
+                "HyperParameterTuningJobObjective": {
+                    "Type": problem.tuning_direction,
+                    "MetricName": f"validation:{problem.tuning_metric}",
+                },
+                "ResourceLimits": _resource_limits(settings.tuning, ranges),
+                "ParameterRanges": ranges,
+                # SageMaker refuses automatic early stopping with Hyperband, which stops trials itself
+                "TrainingJobEarlyStoppingType": "Off" if strategy == "Hyperband" else "Auto",
+            },
             "metric_definitions": metric_definitions(problem.tuning_metric),
-            "tuning": {**settings.tuning.model_dump(), "early_stopping": early_stopping},
             "max_runtime_seconds": max_runtime_seconds,
             "endpoint_poll_seconds": endpoint_poll_seconds,
+            "endpoint_deletion_polls": math.ceil(ENDPOINT_DELETION_TIMEOUT_SECONDS / max(endpoint_poll_seconds, 1)),
             "endpoint_instance_type": settings.endpoint_instance_type or endpoint_instance_type,
             "deploy_margin": settings.deploy_margin,
         }

@@ -10,6 +10,9 @@ the length of a block and puts moto back afterwards.
   (:mod:`local.lambda_runner`), with AWS's error payload, ``Event`` in the background and ``DryRun``
   running nothing. moto's S3 also invokes a notified function inside the upload; on AWS the upload
   returns first, so here the notification is delivered on a thread.
+- :mod:`local.moto.s3` (``test_local_s3_events``): moto's S3 event records lack the object's
+  ``versionId`` and a ``sequencer``, percent-encode the key's ``/`` and give removals a size and ETag;
+  here they are as AWS writes them, so the ingest tells two uploads of the same bytes apart.
 - :mod:`local.moto.sns` (``test_local_mail``): moto delivers nothing to ``email`` / ``email-json``
   subscriptions, and the pipeline's result is an email; here it is sent through the SMTP sink
   (:mod:`local.mail`).
@@ -25,10 +28,17 @@ the length of a block and puts moto back afterwards.
 - :mod:`local.moto.sagemaker` (``test_sagemaker_local_api``): moto's SageMaker only records calls (jobs
   complete at once, endpoints answer nothing); with :attr:`LocalSettings.run_sagemaker` (the local
   server) jobs and endpoints run for real in the local engine (:mod:`local.sagemaker`).
+- :mod:`local.moto.iam` (``test_local_iam``, ``test_local_iam_policies``): moto checks no IAM unless
+  told to, and then cannot read the template's policies (conditions deny, resources are ``*``); with
+  :attr:`LocalSettings.enforce_iam` (the local server) every request is judged as AWS judges it
+  (:mod:`local.moto.iam_policies`, :mod:`local.moto.iam_requests`), the printed credentials are an
+  administrator, and Step Functions' tasks run as the state machine's role. SimulatePrincipalPolicy
+  (moto: HTTP 500) answers from the same evaluator.
 
 Shared by them: :mod:`local.moto.state` (the settings, the record of every replaced attribute, whether
-the patches are installed) and :mod:`local.moto.wire` (Describe* answers as JSON, timestamps in the unit
-each service uses). :mod:`local.moto.install` holds the order they are applied in.
+the patches are installed), :mod:`local.moto.wire` (Describe* answers as JSON, timestamps in the unit
+each service uses) and :mod:`local.moto.role_sessions` (a role's temporary credentials, as Lambda,
+SageMaker and Step Functions get them). :mod:`local.moto.install` holds the order they are applied in.
 """
 
 from local.moto.install import installed

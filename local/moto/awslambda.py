@@ -3,11 +3,17 @@
 moto runs a function's code in a Docker container (or not at all); local mode runs the handler from its
 deployment package in a child process (:mod:`local.lambda_runner`) instead. Replacing the one seam
 ``LambdaFunction.invoke`` covers the Invoke API, Step Functions' ``lambda:invoke`` tasks and S3
-notifications alike. An exception is ``FunctionError: Unhandled`` with AWS's error payload, ``Event``
-invocations run in the background and ``DryRun`` runs nothing, as on AWS.
+notifications alike. An exception is ``FunctionError: Unhandled`` with AWS's error payload, a function
+past its memory size or timeout is killed and reported as AWS reports it, and ``DryRun`` runs nothing.
 
-moto's S3 also calls a notified function synchronously, inside the upload; on AWS the upload returns
-before the function runs, which the pipeline relies on, so the notification is delivered on a thread.
+``Event`` invocations and S3 notifications are asynchronous as on AWS (moto's S3 calls the function
+inside the upload; the pipeline relies on the upload returning first): each event is processed on a
+thread of its own, retried and handed to its EventInvokeConfig's destinations as
+:mod:`local.lambda_async` describes. The record goes out through the embedded AWS's own API with the
+function's credentials, so a role that may not reach its destination is refused as on AWS; a delivery
+that fails is written to the function's log group (AWS counts it in ``DestinationDeliveryFailures``).
+Destinations may be Lambda functions, SNS topics, SQS queues and EventBridge buses; an S3 bucket
+destination is not emulated (its delivery failure is logged).
 """
 
 from __future__ import annotations
@@ -15,18 +21,31 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
+import uuid
 from typing import Any, Final
 
-from moto.awslambda.models import LambdaFunction
+import boto3
+from moto.awslambda.exceptions import UnknownFunctionException
+from moto.awslambda.models import EventInvokeConfig, LambdaBackend, LambdaFunction
+from moto.awslambda.utils import get_backend
+from moto.core.models import botocore_stubber
 from moto.s3 import notifications as s3_notifications
 
-from local import lambda_runner
+from local import lambda_async, lambda_runner
+from local.moto.role_sessions import role_credentials
 from local.moto.state import Replacements, current_settings
 
 _LOG_TAIL_BYTES: Final = 4096
+_uninstalled = threading.Event()
+"""Set when the patches that queued an event are uninstalled (one Event per installation, taken by each
+event when it is queued), so an event waiting for a retry is dropped, not run against an AWS that is gone."""
 
 
-def _run_function(function: LambdaFunction, event: object) -> lambda_runner.Invocation:
+def _run_function(
+    function: LambdaFunction, event: object, *, request_id: str | None = None
+) -> tuple[lambda_runner.Invocation, lambda_runner.FunctionAwsSettings]:
+    """Run one attempt; also return the credentials it ran with, which a destination's record goes out with."""
     settings = current_settings()
     spec = lambda_runner.FunctionSpec(
         name=function.function_name,
@@ -38,12 +57,38 @@ def _run_function(function: LambdaFunction, event: object) -> lambda_runner.Invo
         timeout_s=float(function.timeout),
         memory_mb=int(function.memory_size),
     )
-    aws = lambda_runner.FunctionAwsSettings(endpoint_url=settings.endpoint_url, region=function.region)
-    invocation = lambda_runner.invoke(spec, event, aws=aws, work_dir=settings.work_dir / "lambda")
-    report = f"END RequestId: {invocation.request_id}"
+    keys = role_credentials(function.account_id, str(function.role), function.function_name)
+    aws = lambda_runner.FunctionAwsSettings(
+        endpoint_url=settings.endpoint_url,
+        region=function.region,
+        access_key_id=keys.access_key_id,
+        secret_access_key=keys.secret_access_key,
+        session_token=keys.session_token,
+    )
+    invocation = lambda_runner.invoke(
+        spec, event, aws=aws, work_dir=settings.work_dir / "lambda", request_id=request_id
+    )
+    request = f"RequestId: {invocation.request_id}"
+    report = (
+        f"REPORT {request}\tDuration: {invocation.duration_ms:.2f} ms\tMemory Size: {spec.memory_mb} MB\t"
+        f"Max Memory Used: {invocation.max_memory_used_mb} MB"
+    )
+    failure = _failure_line(invocation)
+    _log(function, f"START {request} Version: {spec.version}\n{invocation.logs}{failure}END {request}\n{report}\n")
+    return invocation, aws
+
+
+def _failure_line(invocation: lambda_runner.Invocation) -> str:
+    """What Lambda's runtime logs for a sandbox it killed or that exited: the error's message and type."""
+    error = json.loads(invocation.payload) if invocation.function_error else {}
+    if not isinstance(error, dict) or not str(error.get("errorType", "")).startswith(("Runtime.", "Sandbox.")):
+        return ""
+    return f"{error.get('errorMessage')}\n{error.get('errorType')}\n"
+
+
+def _log(function: LambdaFunction, text: str) -> None:
     function.logs_backend.ensure_log_group(function.logs_group_name)
-    function.save_logs(f"START RequestId: {invocation.request_id}\n{invocation.logs}{report}\n")
-    return invocation
+    function.save_logs(text)
 
 
 def _invoke(self: LambdaFunction, body: str | bytes | None, request_headers: Any, response_headers: Any) -> str:
@@ -52,9 +97,9 @@ def _invoke(self: LambdaFunction, body: str | bytes | None, request_headers: Any
     if invocation_type == "DryRun":
         return ""
     if invocation_type == "Event":  # queued on AWS: the caller gets 202 and never the result
-        threading.Thread(target=_run_function, args=(self, event), daemon=True).start()
+        _queue_event(self, event)
         return ""
-    invocation = _run_function(self, event)
+    invocation, _ = _run_function(self, event)
     if invocation.function_error:
         response_headers["x-amz-function-error"] = invocation.function_error
     tail = invocation.logs.encode("utf-8")[-_LOG_TAIL_BYTES:]
@@ -62,15 +107,111 @@ def _invoke(self: LambdaFunction, body: str | bytes | None, request_headers: Any
     return invocation.payload
 
 
+def _queue_event(function: LambdaFunction, event: object) -> None:
+    worker = threading.Thread(target=_process_event, args=(function, event, time.time(), _uninstalled), daemon=True)
+    worker.start()
+
+
+def _process_event(function: LambdaFunction, event: object, queued_at: float, uninstalled: threading.Event) -> None:
+    configs = function.event_invoke_config
+    policy = lambda_async.AsyncPolicy.from_config(configs[0].config if configs else None)
+    request_id = str(uuid.uuid4())  # one id for every attempt, as on AWS
+    attempts: list[lambda_runner.FunctionAwsSettings] = []
+
+    def attempt() -> lambda_runner.Invocation:
+        invocation, aws = _run_function(function, event, request_id=request_id)
+        attempts.append(aws)
+        return invocation
+
+    outcome = lambda_async.process_event(
+        attempt, policy, delays=lambda_async.retry_delays(), queued_at=queued_at, stopped=uninstalled
+    )
+    if outcome is None:
+        return
+    destination = policy.on_success if outcome.succeeded else policy.on_failure
+    if destination is None:
+        return
+    record = lambda_async.invocation_record(
+        outcome, function_arn=function.function_arn, version=str(function.version), event=event
+    )
+    try:
+        _deliver(destination, record, attempts[-1], succeeded=outcome.succeeded)
+    except Exception as exc:  # any refusal (AccessDenied, a missing target) is the user's to read
+        _log(function, f"Destination delivery to {destination} failed for {request_id}: {exc}\n")
+
+
+def _deliver(
+    destination: str, record: dict[str, Any], aws: lambda_runner.FunctionAwsSettings, *, succeeded: bool
+) -> None:
+    """Send ``record`` to ``destination`` as Lambda does, through the API, as the function's role."""
+    _, _, service, _, account, resource = destination.split(":", 5)
+    body = json.dumps(record)
+    client = _client(service, aws)
+    if service == "lambda":
+        client.invoke(FunctionName=destination, InvocationType="Event", Payload=body.encode())
+    elif service == "sns":
+        client.publish(TopicArn=destination, Message=body)
+    elif service == "sqs":
+        url = client.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        client.send_message(QueueUrl=url, MessageBody=body)
+    elif service == "events":
+        outcome = "Success" if succeeded else "Failure"
+        entry = {
+            "Source": "lambda",
+            "DetailType": f"Lambda Function Invocation Result - {outcome}",
+            "Detail": body,
+            "EventBusName": destination,
+            "Resources": [record["requestContext"]["functionArn"]],
+        }
+        client.put_events(Entries=[entry])
+    else:
+        raise ValueError(f"local mode does not deliver invocation records to {service} destinations")
+
+
+def _client(service: str, aws: lambda_runner.FunctionAwsSettings) -> Any:
+    """A client of the embedded AWS: in-process under ``mock_aws``, over HTTP in the local server."""
+    return boto3.client(
+        service,
+        region_name=aws.region,
+        endpoint_url=None if botocore_stubber.enabled else aws.endpoint_url,
+        aws_access_key_id=aws.access_key_id,
+        aws_secret_access_key=aws.secret_access_key,
+        aws_session_token=aws.session_token,
+    )
+
+
 def patch_invoke(replacements: Replacements) -> None:
+    global _uninstalled
+    _uninstalled = threading.Event()
     replacements.replace(LambdaFunction, "invoke", _invoke)
+    replacements.on_restore(_uninstalled.set)
+
+
+def _put_event_invoke_config(self: LambdaBackend, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """AWS overwrites a function's config (moto appends, and goes on answering and applying the first)."""
+    function = self.get_function(function_name)
+    function.event_invoke_config = [EventInvokeConfig(function.function_arn, function.last_modified, config)]
+    return dict(function.event_invoke_config[0].response())
+
+
+def _update_event_invoke_config(self: LambdaBackend, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """AWS changes only the settings given (moto's update is a put that drops the others)."""
+    function = self.get_function(function_name)
+    current = function.event_invoke_config[0].config if function.event_invoke_config else {}
+    return _put_event_invoke_config(self, function_name, {**current, **config})
+
+
+def patch_event_invoke_configs(replacements: Replacements) -> None:
+    replacements.replace(LambdaBackend, "put_function_event_invoke_config", _put_event_invoke_config)
+    replacements.replace(LambdaBackend, "update_function_event_invoke_config", _update_event_invoke_config)
 
 
 def patch_s3_notifications_async(replacements: Replacements) -> None:
-    deliver = vars(s3_notifications)["_invoke_awslambda"]
-
     def invoke_later(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
-        worker = threading.Thread(target=deliver, args=(account_id, event_body, fn_arn, region_name), daemon=True)
-        worker.start()
+        try:
+            function = get_backend(account_id, region_name).get_function(fn_arn)
+        except UnknownFunctionException:  # S3 drops the event of a function that is gone, as moto's hook does
+            return
+        _queue_event(function, event_body)
 
     replacements.replace(s3_notifications, "_invoke_awslambda", invoke_later)

@@ -8,6 +8,9 @@ Local mode deploys ``template.yaml`` through moto's CloudFormation, which drops 
   serves the Step Functions API, from either form of the definition, with the substitutions filled.
 - ``AWS::S3::Bucket``: moto ignores ``NotificationConfiguration`` (the upload → Lambda trigger),
   ``VersioningConfiguration`` and ``PublicAccessBlockConfiguration``; here they are put on the bucket.
+- ``AWS::Lambda::EventInvokeConfig`` (what SAM's ``EventInvokeConfig`` becomes): moto has no such
+  resource and skips it with a warning; here it is put on the function through Lambda's backend, so
+  the retries and destinations it sets are the ones local mode's asynchronous invocations honour.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from moto.awslambda.exceptions import UnknownEventConfig, UnknownFunctionException
+from moto.awslambda.models import lambda_backends
+from moto.cloudformation import parsing as cfn_parsing
 from moto.s3.models import FakeBucket, s3_backends
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.models import StateMachine
@@ -119,3 +125,63 @@ def patch_buckets(replacements: Replacements) -> None:
         return bucket
 
     replacements.replace(FakeBucket, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+# Event invoke configs ------------------------------------------------------------------------------
+
+EVENT_INVOKE_CONFIG_TYPE: Final = "AWS::Lambda::EventInvokeConfig"
+_EVENT_INVOKE_SETTINGS: Final = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+
+
+class EventInvokeConfigResource:
+    """A stack's ``AWS::Lambda::EventInvokeConfig``: created and deleted as the function's config in
+    Lambda's backend, where the API's Get/Put/DeleteFunctionEventInvokeConfig see it too."""
+
+    def __init__(self, function_name: str, qualifier: str) -> None:
+        self.function_name = function_name
+        self.qualifier = qualifier
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.function_name}:{self.qualifier}"
+
+    def is_created(self) -> bool:
+        return True  # put synchronously, as CloudFormation reports it
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False  # the resource type has no Fn::GetAtt attributes
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> EventInvokeConfigResource:
+        properties = cloudformation_json["Properties"]
+        config = {name: properties[name] for name in _EVENT_INVOKE_SETTINGS if name in properties}
+        for number in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if number in config:  # a template parameter arrives as text
+                config[number] = int(config[number])
+        backend = lambda_backends[account_id][region_name]
+        backend.put_function_event_invoke_config(properties["FunctionName"], config)
+        return cls(properties["FunctionName"], str(properties.get("Qualifier", "$LATEST")))
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        function_name = cloudformation_json["Properties"]["FunctionName"]
+        try:
+            lambda_backends[account_id][region_name].delete_function_event_invoke_config(function_name)
+        except (UnknownFunctionException, UnknownEventConfig):  # the stack deleted the function first
+            return
+
+
+def patch_event_invoke_configs(replacements: Replacements) -> None:
+    resource_class_from_type = cfn_parsing.resource_class_from_type
+
+    def with_event_invoke_configs(resource_type: str) -> Any:
+        if resource_type == EVENT_INVOKE_CONFIG_TYPE:
+            return EventInvokeConfigResource
+        return resource_class_from_type(resource_type)
+
+    replacements.replace(cfn_parsing, "resource_class_from_type", with_event_invoke_configs)

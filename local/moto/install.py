@@ -10,18 +10,25 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final
 
-from local.moto import awslambda, cloudformation, sagemaker, sns, stepfunctions
+from local.moto import awslambda, cloudformation, iam, s3, sagemaker, sns, stepfunctions
 from local.moto.state import LocalSettings, Replacements, settings_in_force
 
 PATCHES: Final[tuple[Callable[[Replacements], None], ...]] = (
     stepfunctions.execute_definitions,
     awslambda.patch_invoke,
     awslambda.patch_s3_notifications_async,
+    awslambda.patch_event_invoke_configs,
+    s3.patch_event_records,
     sns.patch_email,
     stepfunctions.patch_unnamed_executions,
     cloudformation.patch_state_machines,
     cloudformation.patch_buckets,
+    cloudformation.patch_event_invoke_configs,
     stepfunctions.patch_sagemaker_task_service,
+    stepfunctions.patch_aws_sdk_results,
+    iam.patch_simulate_principal_policy,
+    iam.patch_enforcement,  # after the Step Functions patches: it re-signs the clients their tasks make
+    stepfunctions.patch_error_names,
     sagemaker.patch_jobs_and_endpoints,  # last: it reads the settings and swaps the .sync job source
 )
 """Applied in this order; :meth:`Replacements.restore` undoes them in the reverse one."""

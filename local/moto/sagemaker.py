@@ -6,6 +6,8 @@ endpoint answers nothing. With ``run_sagemaker`` (the local server sets it) the 
 (:mod:`local.sagemaker`), which runs the training image for real, and Step Functions' ``.sync`` tasks
 poll its job descriptions. Off (in-process tests), SageMaker stays moto's recorder, whose job statuses
 tests can script. Answers go out as SageMaker's JSON protocol sends them, timestamps in epoch seconds.
+InvokeEndpoint's body reaches the container as the bytes the client sent: moto's front end would decode
+it as UTF-8 first and answer a body that is not UTF-8 with HTTP 500, where AWS hands it to the model.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from local.moto.role_sessions import role_keys
 from local.moto.state import Replacements, current_settings
 from local.moto.stepfunctions import use_sagemaker_job_source
 from local.moto.wire import to_wire
@@ -76,15 +79,35 @@ def _endpoint_invoker(
     return invoke_endpoint
 
 
+_installed: LocalSageMaker | None = None
+"""The engine serving the API while the patches are installed with ``run_sagemaker`` (else None)."""
+
+
+def installed_engine() -> LocalSageMaker | None:
+    """The engine behind the SageMaker API now: the local server saves and restores its records."""
+    return _installed
+
+
+def _forget_engine() -> None:
+    global _installed
+    _installed = None
+
+
 def patch_jobs_and_endpoints(replacements: Replacements) -> None:
+    global _installed
     settings = current_settings()
     if not settings.run_sagemaker:
         return
-    engine = LocalSageMaker(endpoint_url=settings.endpoint_url, work_dir=settings.work_dir / "sagemaker")
+    engine = LocalSageMaker(
+        endpoint_url=settings.endpoint_url, work_dir=settings.work_dir / "sagemaker", assume_role=role_keys
+    )
     replacements.on_restore(engine.shutdown)
+    _installed = engine
+    replacements.on_restore(_forget_engine)
     for action in OPERATIONS:
         name = "".join("_" + c.lower() if c.isupper() else c for c in action).lstrip("_")
         replacements.replace(SageMakerResponse, name, _sagemaker_action(engine, action))
     replacements.replace(SageMakerRuntimeResponse, "invoke_endpoint", _endpoint_invoker(engine))
+    replacements.replace(SageMakerRuntimeResponse, "use_raw_body", True)
     # Put back at uninstall by local.moto.stepfunctions, with whatever source was in force before.
     use_sagemaker_job_source(engine.describe_job)

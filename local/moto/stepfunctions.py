@@ -9,6 +9,14 @@
   status source until the job ends. The source is moto's own records by default (their jobs complete
   at once); local mode's SageMaker (:mod:`local.moto.sagemaker`) and tests swap in their own with
   :func:`use_sagemaker_job_source`, and whatever source was in force at install is put back at uninstall.
+- Errors carry the names Step Functions gives them (:func:`patch_error_names`): an aws-sdk SageMaker
+  task's errors are ``SageMaker.<Code>Exception`` when the service model declares the code and
+  ``SageMaker.SageMakerException`` otherwise (moto says ``sagemaker.sagemakerException``); the optimized
+  integration's are ``SageMaker.<Code>Exception`` or ``SageMaker.AmazonSageMakerException`` (moto turned
+  them into ``States.Runtime``). ``States.Runtime`` itself (a path missing from a state's input) ends
+  the execution: no Retry or Catch takes it, ``States.ALL`` included, where moto's ``States.ALL`` did;
+  and a Choice rule whose ``Variable`` is missing fails the execution with it, where moto took the
+  rule as false (only ``IsPresent`` may test a missing path).
 """
 
 from __future__ import annotations
@@ -19,10 +27,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Final, Literal, cast
 
+from botocore.exceptions import ClientError
 from moto.core.config import default_user_config
 from moto.sagemaker.models import sagemaker_backends
 from moto.stepfunctions.models import StepFunctionBackend
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name import error_equals_decl
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -31,8 +42,14 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_operator_type import (
+    ComparisonOperatorType,
+)
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable import ComparisonVariable
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.variable import NoSuchVariable
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk,
     state_task_service_callback,
     state_task_service_factory,
 )
@@ -184,6 +201,33 @@ class StateTaskServiceSageMaker(state_task_service_callback.StateTaskServiceCall
 
         return resolve
 
+    def _from_error(self, env: Any, ex: Exception) -> FailureEvent:
+        """A SageMaker error answer as the optimized integration names it (the Java SDK's exception class)."""
+        if not isinstance(ex, ClientError):
+            return cast(FailureEvent, super()._from_error(env=env, ex=ex))
+        code = ex.response["Error"].get("Code", "")
+        modelled = type(ex) is not ClientError  # botocore makes a class only for the codes the model declares
+        error = f"SageMaker.{_exception_name(code)}" if modelled else OPTIMIZED_UNMODELLED_ERROR
+        metadata = ex.response["ResponseMetadata"]
+        cause = (
+            f"{ex.response['Error'].get('Message', '')} (Service: AmazonSageMaker; "
+            f"Status Code: {metadata['HTTPStatusCode']}; Error Code: {code}; "
+            f"Request ID: {metadata.get('RequestId', '')}; Proxy: null)"
+        )
+        return FailureEvent(
+            env=env,
+            error_name=ErrorName(error_name=error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDict is total
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                    error=error,
+                    cause=cause,
+                )
+            ),
+        )
+
     def _job_failed(self, env: Any, description: dict[str, Any]) -> FailureEvent:
         error = StatesErrorNameType.StatesTaskFailed.to_name()
         return FailureEvent(
@@ -212,3 +256,72 @@ def patch_sagemaker_task_service(replacements: Replacements) -> None:
     replacements.replace(state_task_service_factory, "state_task_service_for", state_task_service_for)
     replacements.replace(state_task_factory, "state_task_service_for", state_task_service_for)
     replacements.on_restore(partial(use_sagemaker_job_source, _job_source))
+
+
+# Error names -----------------------------------------------------------------------------------------
+
+OPTIMIZED_UNMODELLED_ERROR: Final = "SageMaker.AmazonSageMakerException"
+"""What ``arn:aws:states:::sagemaker:…`` raises for an error SageMaker's model does not declare."""
+AWS_SDK_SERVICE_ERROR_NAMES: Final = {"sagemaker": "SageMaker"}
+"""The Pascal-case service names of ``ServiceName.ErrorName`` for aws-sdk tasks, beyond moto's own."""
+
+
+def _exception_name(code: str) -> str:
+    """Step Functions always adds ``Exception`` to a modelled error's name (``ResourceNotFound`` →
+    ``ResourceNotFoundException``), as its AWS SDK integration guide says."""
+    return code if code.endswith("Exception") else f"{code}Exception"
+
+
+def patch_error_names(replacements: Replacements) -> None:
+    names = {**state_task_service_aws_sdk._SERVICE_ERROR_NAMES, **AWS_SDK_SERVICE_ERROR_NAMES}
+    replacements.replace(state_task_service_aws_sdk, "_SERVICE_ERROR_NAMES", names)
+    original = vars(error_equals_decl.ErrorEqualsDecl)["_eval_body"]
+    runtime = StatesErrorName(typ=StatesErrorNameType.StatesRuntime)
+
+    def eval_body(self: Any, env: Any) -> None:
+        if env.stack and env.stack[-1] == runtime:
+            env.stack.pop()
+            env.stack.append(False)  # "A retry or catch on States.ALL won't catch States.Runtime errors."
+            return
+        original(self, env)
+
+    replacements.replace(error_equals_decl.ErrorEqualsDecl, "_eval_body", eval_body)
+    replacements.replace(ComparisonVariable, "_eval_body", _compare_present_variables_only)
+
+
+def _compare_present_variables_only(self: ComparisonVariable, env: Any) -> None:
+    self.variable.eval(env)
+    value = env.stack[-1]
+    if isinstance(value, NoSuchVariable) and self.comparison_function.operator_type != ComparisonOperatorType.IsPresent:
+        path = self.variable.string_sampler.literal_value
+        cause = f"Invalid path '{path}': The choice state's condition path references an invalid value."
+        raise FailureEventException(
+            FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesRuntime),
+                event_type=HistoryEventType.EvaluationFailed,
+                event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDict is total
+                    evaluationFailedEventDetails=EvaluationFailedEventDetails(
+                        error=StatesErrorNameType.StatesRuntime.to_name(), cause=cause, state=env.next_state_name
+                    )
+                ),
+            )
+        )
+    self.comparison_function.eval(env)
+
+
+# aws-sdk results as JSON ---------------------------------------------------------------------------
+
+
+def patch_aws_sdk_results(replacements: Replacements) -> None:
+    """An aws-sdk task's result is JSON on AWS; moto keeps boto3's ``datetime`` objects in it, so
+    ``States.JsonToString`` of a DescribeEndpoint answer (or any later JSON of the state) fails with a
+    ``TypeError``. Timestamps become epoch milliseconds, as in the optimized integration's outputs."""
+    sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+    original = vars(sdk)["_eval_service_task"]
+
+    def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, env, *args, **kwargs)
+        env.stack.append(to_wire(env.stack.pop(), epoch="ms"))
+
+    replacements.replace(sdk, "_eval_service_task", eval_service_task)

@@ -17,9 +17,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from local.sagemaker.context import AwsAccount, EngineContext
+from local.sagemaker.context import AwsAccount, EngineContext, RoleSessions
 from local.sagemaker.endpoints import Endpoints
 from local.sagemaker.models import Models
+from local.sagemaker.tags import Tags
 from local.sagemaker.training_jobs import TrainingJobs
 from local.sagemaker.tuning_jobs import TuningJobs
 
@@ -33,6 +34,21 @@ class SageMakerEngine:
         self.tuning_jobs = TuningJobs(context, self.training_jobs)
         self.models = Models(context)
         self.endpoints = Endpoints(context, self.models)
+        self.tags = Tags(self.arns)
+
+    def arns(self) -> set[str]:
+        """The ARN of every resource this engine holds now."""
+        return (
+            {job.arn for job in self.training_jobs.values()}
+            | {job.arn for job in self.tuning_jobs.values()}
+            | self.models.arns()
+            | self.endpoints.arns()
+        )
+
+    def created(self, answer: dict[str, Any], arn_key: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        """A Create* answer, once the new resource holds its request's ``Tags`` (and no older ones)."""
+        self.tags.replace(answer[arn_key], request.get("Tags"))
+        return answer
 
     def shutdown(self) -> None:
         """Stop every tuning job, training job and endpoint server, and wait for their processes to end."""
@@ -50,27 +66,33 @@ def _empty(action: Callable[[], object]) -> dict[str, Any]:
 
 
 OPERATIONS: dict[str, Operation] = {
-    "CreateTrainingJob": lambda e, p: {"TrainingJobArn": e.training_jobs.create(p).arn},
+    "CreateTrainingJob": lambda e, p: e.created({"TrainingJobArn": e.training_jobs.create(p).arn}, "TrainingJobArn", p),
     "DescribeTrainingJob": lambda e, p: e.training_jobs.describe(p["TrainingJobName"]),
     "ListTrainingJobs": lambda e, p: e.training_jobs.list(p),
     "StopTrainingJob": lambda e, p: _empty(lambda: e.training_jobs.stop(p["TrainingJobName"])),
-    "CreateHyperParameterTuningJob": lambda e, p: {"HyperParameterTuningJobArn": e.tuning_jobs.create(p).arn},
+    "CreateHyperParameterTuningJob": lambda e, p: e.created(
+        {"HyperParameterTuningJobArn": e.tuning_jobs.create(p).arn}, "HyperParameterTuningJobArn", p
+    ),
     "DescribeHyperParameterTuningJob": lambda e, p: e.tuning_jobs.describe(p["HyperParameterTuningJobName"]),
     "ListHyperParameterTuningJobs": lambda e, p: e.tuning_jobs.list(p),
     "StopHyperParameterTuningJob": lambda e, p: _empty(lambda: e.tuning_jobs.stop(p["HyperParameterTuningJobName"])),
     "ListTrainingJobsForHyperParameterTuningJob": lambda e, p: e.tuning_jobs.list_training_jobs(p),
-    "CreateModel": lambda e, p: e.models.create_model(p),
+    "CreateModel": lambda e, p: e.created(e.models.create_model(p), "ModelArn", p),
     "DescribeModel": lambda e, p: e.models.describe_model(p["ModelName"]),
     "DeleteModel": lambda e, p: _empty(lambda: e.models.delete_model(p["ModelName"])),
-    "ListModels": lambda e, p: e.models.list_models(),
-    "CreateEndpointConfig": lambda e, p: e.models.create_endpoint_config(p),
+    "ListModels": lambda e, p: e.models.list_models(p),
+    "CreateEndpointConfig": lambda e, p: e.created(e.models.create_endpoint_config(p), "EndpointConfigArn", p),
     "DescribeEndpointConfig": lambda e, p: e.models.describe_endpoint_config(p["EndpointConfigName"]),
     "DeleteEndpointConfig": lambda e, p: _empty(lambda: e.models.delete_endpoint_config(p["EndpointConfigName"])),
-    "CreateEndpoint": lambda e, p: e.endpoints.create_endpoint(p),
+    "ListEndpointConfigs": lambda e, p: e.models.list_endpoint_configs(p),
+    "CreateEndpoint": lambda e, p: e.created(e.endpoints.create_endpoint(p), "EndpointArn", p),
     "DescribeEndpoint": lambda e, p: e.endpoints.describe_endpoint(p["EndpointName"]),
     "UpdateEndpoint": lambda e, p: e.endpoints.update_endpoint(p),
     "DeleteEndpoint": lambda e, p: _empty(lambda: e.endpoints.delete_endpoint(p["EndpointName"])),
     "ListEndpoints": lambda e, p: e.endpoints.list_endpoints(p),
+    "AddTags": lambda e, p: e.tags.add(p),
+    "ListTags": lambda e, p: e.tags.list(p),
+    "DeleteTags": lambda e, p: e.tags.delete(p),
 }
 
 
@@ -79,11 +101,17 @@ class LocalSageMaker:
     ``endpoint_url`` (the embedded AWS) and working under ``work_dir/<account>/<region>``."""
 
     def __init__(
-        self, *, endpoint_url: str, work_dir: Path, credentials: tuple[str, str] | None = ("local", "local")
+        self,
+        *,
+        endpoint_url: str,
+        work_dir: Path,
+        credentials: tuple[str, str] | None = ("local", "local"),
+        assume_role: RoleSessions | None = None,
     ) -> None:
         self._endpoint_url = endpoint_url
         self._work_dir = work_dir
         self._credentials = credentials
+        self._assume_role = assume_role
         self._lock = threading.Lock()
         self._engines: dict[tuple[str, str], SageMakerEngine] = {}
 
@@ -91,11 +119,20 @@ class LocalSageMaker:
         with self._lock:
             if (account, region) not in self._engines:
                 aws = AwsAccount(
-                    endpoint_url=self._endpoint_url, region=region, account_id=account, credentials=self._credentials
+                    endpoint_url=self._endpoint_url,
+                    region=region,
+                    account_id=account,
+                    credentials=self._credentials,
+                    assume_role=self._assume_role,
                 )
                 context = EngineContext(aws=aws, workdir=self._work_dir / account / region)
                 self._engines[(account, region)] = SageMakerEngine(context)
             return self._engines[(account, region)]
+
+    def engines(self) -> dict[tuple[str, str], SageMakerEngine]:
+        """Every engine made so far, by (account, region): what local mode saves when it stops."""
+        with self._lock:
+            return dict(self._engines)
 
     def call(self, action: str, account: str, region: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
         return OPERATIONS[action](self.engine(account, region), parameters)

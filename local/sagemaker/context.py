@@ -37,6 +37,12 @@ class Programs:
     serve: Path = REPO_ROOT / "training_image" / SERVE_PROGRAM
 
 
+RoleSessions = Callable[[str, str, str], tuple[str, str, str]]
+"""``(account, role ARN, session name) → (access key id, secret, session token)`` of a session of the role."""
+ROLE_SESSION_NAME = "SageMaker"
+"""The session name SageMaker's sessions of an execution role carry (``assumed-role/ROLE/SageMaker``)."""
+
+
 class AwsAccount:
     """One account and region at one endpoint: its boto3 clients (made on first use, thread-safe) and ARNs."""
 
@@ -46,14 +52,31 @@ class AwsAccount:
         endpoint_url: str | None,
         region: str,
         account_id: str = DEFAULT_ACCOUNT_ID,
-        credentials: tuple[str, str] | None = None,
+        credentials: tuple[str, ...] | None = None,
+        assume_role: RoleSessions | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.account_id = account_id
         self._credentials = credentials
+        self._assume_role = assume_role
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        self._roles: dict[tuple[str, tuple[str, ...]], AwsAccount] = {}
+
+    def as_role(self, role_arn: str | None) -> AwsAccount:
+        """The account as a job's or endpoint's role: SageMaker reaches S3 and logs with a session of the
+        ``RoleArn``/``ExecutionRoleArn`` it was given, never with the caller's credentials. Without
+        ``assume_role`` (an engine outside the local server, where IAM is not checked) it is this account."""
+        if self._assume_role is None or not role_arn:
+            return self
+        keys = self._assume_role(self.account_id, role_arn, ROLE_SESSION_NAME)
+        with self._lock:
+            if (role_arn, keys) not in self._roles:  # new keys after the embedded AWS was reset
+                self._roles[(role_arn, keys)] = AwsAccount(
+                    endpoint_url=self.endpoint_url, region=self.region, account_id=self.account_id, credentials=keys
+                )
+            return self._roles[(role_arn, keys)]
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -63,6 +86,7 @@ class AwsAccount:
                     region_name=self.region,
                     aws_access_key_id=keys[0] if keys else None,
                     aws_secret_access_key=keys[1] if keys else None,
+                    aws_session_token=keys[2] if keys and len(keys) > 2 else None,
                 )
                 self._clients[service] = session.client(service, endpoint_url=self.endpoint_url)
             return self._clients[service]
@@ -82,6 +106,8 @@ class EngineContext:
     ``stop_grace_s`` is how long a stopped process may take to save its work after SIGTERM before it is
     killed (AWS allows 120 s; local jobs are small). ``ready_timeout_s`` bounds an endpoint server's
     start-up. ``max_parallel_processes`` caps tuning parallelism at the machine's cores.
+    ``endpoint_deletion_s`` is how long a deleted endpoint stays ``Deleting`` (its name still taken)
+    before it is gone: AWS takes minutes, and a client that does not wait for it must fail here too.
     """
 
     aws: AwsAccount
@@ -91,3 +117,4 @@ class EngineContext:
     stop_grace_s: float = 10.0
     ready_timeout_s: float = 60.0
     max_parallel_processes: int = field(default_factory=cpu_count)
+    endpoint_deletion_s: float = 5.0

@@ -5,7 +5,11 @@ deployment's servers under a lock. UpdateEndpoint starts the new configuration's
 ``/ping`` before it swaps the deployment in one step; the old servers get no new request after the swap
 and are stopped once their in-flight requests have finished, so no request fails during an update. An
 update whose servers never become healthy leaves the old deployment serving, ``InService`` with a
-``FailureReason``, as on AWS.
+``FailureReason``, as on AWS. UpdateEndpoint is refused while the endpoint is not ``InService``.
+
+DeleteEndpoint is asynchronous, as on AWS: the endpoint is ``Deleting`` (its servers stop, it answers no
+request, its name is still taken, so CreateEndpoint of that name is refused) for
+``EngineContext.endpoint_deletion_s``, and only then gone (DescribeEndpoint: "Could not find endpoint").
 
 Models and endpoint configurations are records (:mod:`local.sagemaker.models`). Each server's output goes
 to CloudWatch Logs ``/aws/sagemaker/Endpoints/<endpoint>``, stream ``<variant>/<instance>``, which is
@@ -19,7 +23,7 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,7 @@ LISTING = Listing(
     status_field="EndpointStatus",
     sort_fields={"Name": "EndpointName"},
     default_order="Descending",
+    time_bounds=True,
 )
 
 
@@ -127,6 +132,7 @@ class Endpoints:
         )
         self._deployments = itertools.count(1)
         self._threads: list[threading.Thread] = []
+        self._closing = threading.Event()
 
     def create_endpoint(self, request: Mapping[str, Any]) -> dict[str, Any]:
         name = request["EndpointName"]
@@ -161,13 +167,17 @@ class Endpoints:
         return {"EndpointArn": endpoint.arn}
 
     def delete_endpoint(self, name: str) -> None:
+        gone_at = time.monotonic() + self._context.endpoint_deletion_s
         with self._lock:
-            endpoint = self._endpoints.remove(name)
+            endpoint = self._endpoints.get(name)
+            if endpoint.deleted:
+                return
             endpoint.status = "Deleting"
             endpoint.deleted = True
+            endpoint.pending = None
+            endpoint.last_modified = self._context.clock()
             deployment, endpoint.deployment = endpoint.deployment, None
-        if deployment is not None:
-            self._in_background(self._retire, deployment)
+        self._in_background(self._finish_deletion, endpoint, deployment, gone_at)
 
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         endpoint = self._endpoints.get(name)
@@ -191,6 +201,9 @@ class Endpoints:
                 }
             return description
 
+    def arns(self) -> set[str]:
+        return {endpoint.arn for endpoint in self._endpoints.values()}
+
     def list_endpoints(self, request: Mapping[str, Any]) -> dict[str, Any]:
         summaries = [
             {
@@ -202,8 +215,7 @@ class Endpoints:
             }
             for e in self._endpoints.values()
         ]
-        # One page with every endpoint: local mode does not page ListEndpoints (no MaxResults/NextToken).
-        return {"Endpoints": LISTING.select(summaries, request)}
+        return LISTING.page(summaries, request)
 
     def invoke(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """InvokeEndpoint: the body, content type and Accept go to a server as they came; its answer back.
@@ -244,6 +256,7 @@ class Endpoints:
         return answer
 
     def shutdown(self) -> None:
+        self._closing.set()  # a deletion still counting down ends now
         with self._lock:
             endpoints = self._endpoints.clear()
             for endpoint in endpoints:
@@ -275,6 +288,14 @@ class Endpoints:
         if stale is not None:
             self._retire(stale)
 
+    def _finish_deletion(self, endpoint: Endpoint, deployment: _Deployment | None, gone_at: float) -> None:
+        if deployment is not None:
+            self._retire(deployment)
+        self._closing.wait(max(0.0, gone_at - time.monotonic()))
+        with self._lock:
+            if self._endpoints.find(endpoint.name) is endpoint:
+                self._endpoints.remove(endpoint.name)
+
     def _update(self, endpoint: Endpoint, config: dict[str, Any], models: dict[str, Record]) -> None:
         try:
             deployment = self._deploy(endpoint, config, models)
@@ -305,7 +326,10 @@ class Endpoints:
                 if reason is not None:
                     raise _DeploymentFailed(reason)
                 folder = self._context.workdir / "endpoints" / endpoint.name / f"{number}-{spec['VariantName']}"
-                self._unpack_model(container, OptMlLayout(folder).model_dir)
+                # The model's data and the servers' logs are reached as the model's execution role.
+                role = models[spec["ModelName"]].get("ExecutionRoleArn")
+                as_role = replace(self._context, aws=self._context.aws.as_role(role))
+                self._unpack_model(as_role, container, OptMlLayout(folder).model_dir)
                 variant = _Variant(
                     name=spec["VariantName"],
                     weight=float(spec.get("InitialVariantWeight", 1.0)),
@@ -317,7 +341,7 @@ class Endpoints:
                 for index in range(int(spec.get("InitialInstanceCount") or 1)):
                     variant.servers.append(
                         start_server(
-                            self._context,
+                            as_role,
                             endpoint=endpoint.name,
                             variant=variant.name,
                             index=index,
@@ -335,12 +359,12 @@ class Endpoints:
             raise _DeploymentFailed(f"ClientError: {getattr(exc, 'message', exc)}") from exc
         return _Deployment(config["EndpointConfigName"], variants)
 
-    def _unpack_model(self, container: Mapping[str, Any], model_dir: Path) -> None:
+    def _unpack_model(self, context: EngineContext, container: Mapping[str, Any], model_dir: Path) -> None:
         url = container.get("ModelDataUrl")
         if not url:
             raise _DeploymentFailed("ClientError: the model has no ModelDataUrl; the dropml image needs one")
         try:
-            s3.download_and_unpack(self._context.aws.client("s3"), url, model_dir)
+            s3.download_and_unpack(context.aws.client("s3"), url, model_dir)
         except Exception as exc:
             raise _DeploymentFailed(f"ClientError: could not download the model data from {url}: {exc}") from exc
 

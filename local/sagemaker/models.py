@@ -15,9 +15,23 @@ from typing import Any
 
 from local.sagemaker.context import EngineContext
 from local.sagemaker.errors import ValidationError
-from local.sagemaker.registry import Registry
+from local.sagemaker.registry import Listing, Registry
 
 Record = dict[str, Any]
+MODEL_LISTING = Listing(
+    page_key="Models",
+    name_field="ModelName",
+    sort_fields={"Name": "ModelName"},
+    default_order="Descending",
+    time_bounds=True,
+)
+CONFIG_LISTING = Listing(
+    page_key="EndpointConfigs",
+    name_field="EndpointConfigName",
+    sort_fields={"Name": "EndpointConfigName"},
+    default_order="Descending",
+    time_bounds=True,
+)
 
 
 class Models:
@@ -65,9 +79,9 @@ class Models:
     def delete_model(self, name: str) -> None:
         self._models.remove(name)
 
-    def list_models(self) -> dict[str, Any]:
-        models = sorted(self._models.values(), key=lambda m: m["CreationTime"])
-        return {"Models": [{k: m[k] for k in ("ModelName", "ModelArn", "CreationTime")} for m in models]}
+    def list_models(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        summaries = [{k: m[k] for k in ("ModelName", "ModelArn", "CreationTime")} for m in self._models.values()]
+        return MODEL_LISTING.page(summaries, request)
 
     # -- endpoint configurations -------------------------------------------------------------------
 
@@ -97,6 +111,17 @@ class Models:
 
     def delete_endpoint_config(self, name: str) -> None:
         self._configs.remove(name)
+
+    def list_endpoint_configs(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        keys = ("EndpointConfigName", "EndpointConfigArn", "CreationTime")
+        return CONFIG_LISTING.page([{k: c[k] for k in keys} for c in self._configs.values()], request)
+
+    def arns(self) -> set[str]:
+        """Every model's and endpoint configuration's ARN (what ListTags and AddTags may name)."""
+        with self.lock:
+            return {m["ModelArn"] for m in self._models.values()} | {
+                c["EndpointConfigArn"] for c in self._configs.values()
+            }
 
     def snapshot(self, config: Mapping[str, Any]) -> dict[str, Record]:
         """The models of ``config``'s variants as they are now, by name."""

@@ -5,23 +5,40 @@ the contract's own variables (:mod:`core.container`): where its ``/opt/ml`` is, 
 adds (hosts and tracker port for training, port for serving). It runs in its own session, so a signal
 reaches the program and every process it started (gunicorn's workers, say), and its output goes line by
 line, as SageMaker's log shipping shows it, to a :class:`~local.sagemaker.logs.LogStream`.
+
+Each running program is also recorded, by pid and create time, in a ``processes/`` folder under the
+engine's work folder, from its start until it has been waited for. A local server killed with SIGKILL
+runs no cleanup, and its programs, in sessions of their own, would go on serving; the next ``dropml local
+up`` or ``down`` calls :func:`stop_recorded`, which stops what those records name. A pid alone could by
+then be another program's, so a record only ever names the process with that pid *and* create time (how
+psutil tells a reused pid from the process it once was), never a process found by its name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from core.container import OPT_ML_ENV
 from local.sagemaker.logs import LogStream, as_logged
 
 KILL_WAIT_S = 10
+RECORDS_FOLDER = "processes"
+
+
+def records_folder(workdir: Path) -> Path:
+    """Where the programs started for an engine working in ``workdir`` are recorded."""
+    return workdir / RECORDS_FOLDER
 
 
 def container_environment(
@@ -54,6 +71,7 @@ class ImageProcess:
         opt_ml: Path,
         environment: Mapping[str, str],
         log: LogStream,
+        records: Path,
         on_line: Callable[[str], None] | None = None,
     ) -> None:
         self.log = log
@@ -69,6 +87,7 @@ class ImageProcess:
             errors="replace",
             start_new_session=True,
         )
+        self._record = ProcessRecord.of(self._process.pid, program, records)
         self._reader = threading.Thread(target=self._copy_output, name=f"output of {log.stream}", daemon=True)
         self._reader.start()
 
@@ -80,6 +99,13 @@ class ImageProcess:
             if self._on_line is not None:
                 self._on_line(logged)
         self.log.close()
+        # The output ends when the program and everything that shared it have exited.
+        self._process.wait()
+        self._forget()
+
+    def _forget(self) -> None:
+        if self._record is not None:
+            self._record.remove()
 
     @property
     def running(self) -> bool:
@@ -103,6 +129,7 @@ class ImageProcess:
         if self.running:
             self.send_signal(signal.SIGKILL)
             self._process.wait(timeout=KILL_WAIT_S)
+            self._forget()
 
     def terminate(self, grace_s: float) -> None:
         """SIGTERM, ``grace_s`` to exit (to save its work, to finish its requests), then SIGKILL."""
@@ -112,3 +139,88 @@ class ImageProcess:
                 self._process.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 self.kill()
+            self._forget()
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """One started program as its record file names it: pid and create time, and what it was (for people)."""
+
+    pid: int
+    create_time: float
+    program: str
+    path: Path
+
+    @classmethod
+    def of(cls, pid: int, program: str, folder: Path) -> ProcessRecord | None:
+        """Record the process ``pid`` in ``folder``; None when it has already gone (nothing is left to stop)."""
+        try:
+            create_time = psutil.Process(pid).create_time()
+        except psutil.NoSuchProcess:
+            return None
+        record = cls(pid=pid, create_time=create_time, program=program, path=folder / f"{pid}.json")
+        folder.mkdir(parents=True, exist_ok=True)
+        written = record.path.with_suffix(".tmp")
+        # Written whole, then renamed: a server killed mid-write leaves no half record.
+        written.write_text(json.dumps({k: v for k, v in asdict(record).items() if k != "path"}))
+        written.replace(record.path)
+        return record
+
+    @classmethod
+    def read(cls, path: Path) -> ProcessRecord | None:
+        try:
+            fields = json.loads(path.read_text())
+            return cls(
+                pid=int(fields["pid"]), create_time=float(fields["create_time"]), program=fields["program"], path=path
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def processes(self) -> list[psutil.Process]:
+        """The recorded process, if it still is the one recorded, and the rest of its session.
+
+        The programs run in sessions of their own, led by the recorded process. While any member of a
+        session is alive, Linux gives no new process the session's id as its pid; so members of session
+        ``pid`` are ours when the leader has exited, and none are when ``pid`` now names another process.
+        """
+        try:
+            leader = psutil.Process(self.pid)
+            if leader.create_time() != self.create_time:
+                return []  # the pid was reused: that process is someone else's
+            found = [leader]
+        except psutil.NoSuchProcess:
+            found = []
+        return found + [member for member in _session_members(self.pid) if member.pid != self.pid]
+
+
+def _session_members(session: int) -> Iterator[psutil.Process]:
+    for process in psutil.process_iter():
+        with contextlib.suppress(OSError):
+            if os.getsid(process.pid) == session:
+                yield process
+
+
+def stop_recorded(state_dir: Path, *, grace_s: float = KILL_WAIT_S) -> list[int]:
+    """Stop every program that a server with ``state_dir`` recorded and that still runs; the pids stopped.
+
+    For what a server that is gone left behind: ``dropml local up`` and ``down`` call it. SIGTERM first
+    (an endpoint finishes its requests, a training job may save a checkpoint), SIGKILL after ``grace_s``.
+    """
+    found: list[psutil.Process] = []
+    for path in sorted(state_dir.rglob(f"{RECORDS_FOLDER}/*.json")):
+        record = ProcessRecord.read(path)
+        if record is not None:
+            found.extend(record.processes())
+        path.unlink(missing_ok=True)
+    for process in found:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(found, timeout=grace_s)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=grace_s)
+    return [process.pid for process in found]

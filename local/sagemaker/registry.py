@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from local.sagemaker.errors import SageMakerApiError
@@ -19,7 +20,7 @@ T = TypeVar("T")
 Summary = dict[str, Any]
 
 DEFAULT_PAGE_SIZE = 100
-# ListTrainingJobs' time filters: request parameter → (summary field, whether a value passes).
+# The List* operations' time filters: request parameter → (summary field, whether a value passes).
 _TIME_BOUNDS: tuple[tuple[str, str, Callable[[Any, Any], bool]], ...] = (
     ("CreationTimeAfter", "CreationTime", lambda value, bound: value > bound),
     ("CreationTimeBefore", "CreationTime", lambda value, bound: value < bound),
@@ -89,15 +90,17 @@ class Registry(Generic[T]):
 class Listing:
     """How a List* operation filters, sorts and pages its summaries.
 
-    ``NameContains`` and ``StatusEquals`` apply to ``name_field`` and ``status_field``; with
-    ``time_bounds``, so do the creation and modification time bounds. ``SortBy`` is a key of
+    ``NameContains`` and ``StatusEquals`` apply to ``name_field`` and ``status_field`` (for the kinds
+    that have a status); with ``time_bounds``, so do the creation and modification time bounds, whether
+    they come as datetimes (in-process callers) or as the epoch seconds of the JSON wire protocol
+    (boto3, the AWS CLI). ``SortBy`` is a key of
     ``sort_fields`` (anything else sorts by ``CreationTime``), ``SortOrder`` defaults to ``default_order``.
     """
 
     page_key: str
     name_field: str
-    status_field: str
     sort_fields: Mapping[str, str]
+    status_field: str | None = None
     default_order: str = "Ascending"
     time_bounds: bool = False
 
@@ -105,12 +108,14 @@ class Listing:
         selected = list(summaries)
         if request.get("NameContains"):
             selected = [s for s in selected if request["NameContains"] in s[self.name_field]]
-        if request.get("StatusEquals"):
-            selected = [s for s in selected if s[self.status_field] == request["StatusEquals"]]
+        if request.get("StatusEquals") and self.status_field:
+            status_field = self.status_field
+            selected = [s for s in selected if s[status_field] == request["StatusEquals"]]
         if self.time_bounds:
             for parameter, field, keep in _TIME_BOUNDS:
                 if request.get(parameter) is not None:
-                    selected = [s for s in selected if keep(s[field], request[parameter])]
+                    bound = as_time(request[parameter])
+                    selected = [s for s in selected if keep(s[field], bound)]
         key = self.sort_fields.get(request.get("SortBy") or "CreationTime", "CreationTime")
         descending = (request.get("SortOrder") or self.default_order) == "Descending"
         selected.sort(key=lambda s: s[key], reverse=descending)
@@ -118,6 +123,19 @@ class Listing:
 
     def page(self, summaries: Iterable[Summary], request: Mapping[str, Any]) -> dict[str, Any]:
         return paginate(self.select(summaries, request), self.page_key, request)
+
+
+def as_time(value: datetime | float | int | str) -> datetime:
+    """A request's timestamp as an aware datetime: botocore sends epoch seconds in JSON, a caller in
+    this process may pass a datetime (naive ones are UTC, as botocore reads them) or ISO 8601 text."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except ValueError:
+            return as_time(datetime.fromisoformat(value))
+    return datetime.fromtimestamp(value, UTC)
 
 
 def paginate(items: Sequence[Summary], key: str, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,9 +167,7 @@ class JobRegistry(Registry[J]):
     """Jobs (training or tuning) by name: Describe* and List* answered from the jobs, and a shutdown that
     stops every job and waits for each (at most ``stop_timeout_s`` apiece)."""
 
-    def __init__(
-        self, missing: Callable[[str], SageMakerApiError], *, listing: Listing, stop_timeout_s: float
-    ) -> None:
+    def __init__(self, missing: Callable[[str], SageMakerApiError], *, listing: Listing, stop_timeout_s: float) -> None:
         super().__init__(missing)
         self._listing = listing
         self._stop_timeout_s = stop_timeout_s

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from core.s3 import split_s3_uri
 from local.sagemaker.errors import ValidationError
 
@@ -61,6 +63,26 @@ def download_channel(
     empty channel fails on AWS too.
     """
     location = S3Location.parse(uri)
+    try:
+        return _download_channel(s3, location, destination, host_index, host_count, sharded, cache)
+    except ClientError as error:  # e.g. the job's role may not read the channel: a ClientError job failure
+        details = error.response.get("Error", {})
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        raise ValidationError(
+            f"Data download failed:Failed to download data. {details.get('Code')} ({status}): {details.get('Message')}"
+        ) from None
+
+
+def _download_channel(
+    s3: Any,
+    location: S3Location,
+    destination: Path,
+    host_index: int,
+    host_count: int,
+    sharded: bool,
+    cache: Path,
+) -> list[Path]:
+    uri = str(location)
     objects = list_objects(s3, location)
     if sharded:
         objects = objects[host_index::host_count]

@@ -7,6 +7,12 @@ goes to CloudWatch Logs and through the MetricDefinitions), Uploading (``model.t
 MaxRuntimeExceeded. ``InstanceCount`` > 1 starts that many processes forming one distributed job; the
 image reaches its peers through ``DROPML_HOST_ADDRESSES`` and ``DROPML_TRACKER_PORT``.
 
+DescribeTrainingJob answers with the defaults AWS fills in where the request left them out
+(:func:`_with_defaults`): ``OutputDataConfig.KmsKeyId`` ``""``, each channel's ``CompressionType`` and
+``RecordWrapperType`` ``"None"`` and ``S3DataDistributionType`` ``"FullyReplicated"``, and
+``AlgorithmSpecification.EnableSageMakerMetricsTimeSeries`` ``false``; the SageMaker Python SDK's
+``Estimator.attach`` reads some of them unguarded.
+
 Stopping sends SIGTERM and allows ``EngineContext.stop_grace_s`` for the program to save its work (AWS allows
 120 s) before SIGKILL; whatever the model folder then holds is still uploaded, as AWS does.
 """
@@ -41,12 +47,12 @@ from core.container import (
 from local.ports import free_port
 from local.sagemaker import s3
 from local.sagemaker.capacity import capacity_failure
-from local.sagemaker.context import EngineContext
+from local.sagemaker.context import AwsAccount, EngineContext
 from local.sagemaker.errors import ResourceInUse, ValidationError
 from local.sagemaker.images import builtin_metric_definitions, unrunnable_reason
 from local.sagemaker.logs import TRAINING_LOG_GROUP, LogStream
 from local.sagemaker.metrics import MetricPoint, MetricReader
-from local.sagemaker.processes import ImageProcess, container_environment
+from local.sagemaker.processes import ImageProcess, container_environment, records_folder
 from local.sagemaker.registry import JobRegistry, Listing
 
 _MESSAGES = {
@@ -166,10 +172,13 @@ class TrainingJob:
                 "TrainingJobStatus": self.status,
                 "SecondaryStatus": self._transitions[-1].status,
                 "HyperParameters": dict(request.get("HyperParameters") or {}),
-                "AlgorithmSpecification": request["AlgorithmSpecification"],
+                "AlgorithmSpecification": {
+                    "EnableSageMakerMetricsTimeSeries": False,
+                    **request["AlgorithmSpecification"],
+                },
                 "RoleArn": request.get("RoleArn"),
-                "InputDataConfig": request.get("InputDataConfig") or [],
-                "OutputDataConfig": request.get("OutputDataConfig"),
+                "InputDataConfig": [_with_defaults(channel) for channel in request.get("InputDataConfig") or []],
+                "OutputDataConfig": {"KmsKeyId": "", **request["OutputDataConfig"]},
                 "ResourceConfig": request.get("ResourceConfig"),
                 "StoppingCondition": request.get("StoppingCondition") or {},
                 "CreationTime": self.creation_time,
@@ -254,7 +263,7 @@ class TrainingJob:
             self._write_config(host, names)
         self._check_stop()
         self._secondary("Downloading")
-        client = self._context.aws.client("s3")
+        client = self._aws().client("s3")
         for index, host in enumerate(self._hosts):
             for channel in self.request.get("InputDataConfig") or []:
                 source = channel["DataSource"].get("S3DataSource")
@@ -277,6 +286,10 @@ class TrainingJob:
             if checkpoint:
                 s3.download_prefix(client, s3.S3Location.parse(checkpoint["S3Uri"]), host.layout.checkpoint_dir)
             self._check_stop()
+
+    def _aws(self) -> AwsAccount:
+        """S3 and logs as the job's role, as SageMaker reaches them."""
+        return self._context.aws.as_role(self.request.get("RoleArn"))
 
     def _write_config(self, host: _Host, names: list[str]) -> None:
         opt_ml = host.layout
@@ -318,7 +331,7 @@ class TrainingJob:
         started = time.monotonic()
         tracker_port = free_port()
         addresses = json.dumps({host.name: "127.0.0.1" for host in self._hosts})
-        logs = self._context.aws.client("logs")
+        logs = self._aws().client("logs")
         epoch = int(time.time())
         for host in self._hosts:
             environment = container_environment(
@@ -337,6 +350,7 @@ class TrainingJob:
                 opt_ml=host.root,
                 environment=environment,
                 log=LogStream(logs, TRAINING_LOG_GROUP, f"{self.name}/{host.name}-{epoch}"),
+                records=records_folder(self._context.workdir),
                 on_line=self._metrics.read,
             )
         self._supervise(started)
@@ -385,7 +399,7 @@ class TrainingJob:
 
     def _sync_checkpoints(self, checkpoint: Mapping[str, Any], synced: dict[str, tuple[int, int]]) -> None:
         """Every host's checkpoints go to the same S3 URI, as on AWS (distributed code names them apart)."""
-        client = self._context.aws.client("s3")
+        client = self._aws().client("s3")
         for host in self._hosts:
             s3.upload_folder(client, host.layout.checkpoint_dir, s3.S3Location.parse(checkpoint["S3Uri"]), synced)
 
@@ -394,7 +408,7 @@ class TrainingJob:
         if not self._hosts:
             return
         output = s3.S3Location.parse(self.request["OutputDataConfig"]["S3OutputPath"]).child(self.name, "output")
-        client = self._context.aws.client("s3")
+        client = self._aws().client("s3")
         first = self._hosts[0].layout
         if s3.upload_tarball(client, first.model_dir, output.child(MODEL_ARCHIVE)):
             with self._lock:
@@ -437,6 +451,17 @@ class TrainingJob:
     def _check_stop(self) -> None:
         if self._stop_reason is not None:
             raise _Stop
+
+
+def _with_defaults(channel: Mapping[str, Any]) -> dict[str, Any]:
+    """A channel as DescribeTrainingJob shows it: what AWS fills in where the request said nothing."""
+    described = copy.deepcopy(dict(channel))
+    described.setdefault("CompressionType", "None")
+    described.setdefault("RecordWrapperType", "None")
+    source = described.get("DataSource", {}).get("S3DataSource")
+    if source is not None:
+        source.setdefault("S3DataDistributionType", "FullyReplicated")
+    return described
 
 
 class _Done(Exception):

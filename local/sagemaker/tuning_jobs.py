@@ -6,7 +6,13 @@ resource is the boosting round. ``TrainingJobEarlyStoppingType: Auto`` is SageMa
 rule, optuna's ``MedianPruner``. Both pruners are fed the objective metric of every round as the child
 job logs it (its ``[round]`` prefix is the step); a pruned child is stopped like StopTrainingJob and
 ends ``Stopped``. Children are ordinary training jobs (``<tuning job>-<NNN>-<8 hex>``): Describe and
-List show them like any other, with ``TuningJobArn`` set.
+List show them like any other, with ``TuningJobArn`` set, and get the definition's ``ResourceConfig``
+or, as the SageMaker Python SDK 2.x sends it, its ``HyperParameterTuningResourceConfig``.
+
+What AWS refuses at CreateHyperParameterTuningJob is refused here, with its message where it is
+known: Hyperband without a ``MaxResource`` it can read (given, or one of the epoch-style static
+hyperparameters, never ``num_round``), and a job budget larger than the number of combinations the
+ranges allow (a continuous range allows infinitely many).
 
 Parallelism is ``MaxParallelTrainingJobs`` bounded by the machine's cores
 (``EngineContext.max_parallel_processes``), because every child is a process that wants a core. The
@@ -15,7 +21,6 @@ ranges become optuna's search space in :mod:`local.sagemaker.search_space`.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import uuid
@@ -31,7 +36,7 @@ from local.sagemaker.context import EngineContext
 from local.sagemaker.errors import ResourceInUse, ResourceNotFound, ValidationError
 from local.sagemaker.metrics import MetricPoint
 from local.sagemaker.registry import JobRegistry, Listing, paginate
-from local.sagemaker.search_space import grid_of, parameter_space
+from local.sagemaker.search_space import combination_count, grid_of, parameter_space
 from local.sagemaker.training_jobs import TrainingJob, TrainingJobs
 
 TUNING_JOB_NAME_MAX = 32
@@ -40,7 +45,14 @@ _POLL_S = 0.1
 MEDIAN_STARTUP_TRIALS = 2
 MEDIAN_WARMUP_ROUNDS = 5
 HYPERBAND_REDUCTION_FACTOR = 3
-_DEFAULT_MAX_RESOURCE = 100
+# The static hyperparameters Hyperband reads MaxResource from when StrategyConfig gives none (botocore's
+# documentation of HyperbandStrategyConfig.MaxResource); any other name is a validation error.
+HYPERBAND_RESOURCE_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
+NO_SUCCESS_REASON = (
+    "No training job succeeded after {attempts} attempts. "
+    "Please take a look at the training job failures to get more details."
+)
+"""A failed tuning job's FailureReason on AWS; why each child failed is on the child (its FailureReason)."""
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -76,8 +88,8 @@ class TuningJob:
 
     It ends ``Completed`` when its job budget is spent, when ``ResourceLimits.MaxRuntimeInSeconds``
     runs out (running children are stopped) or when ``TuningJobCompletionCriteria`` 's target is
-    reached; ``Stopped`` after StopHyperParameterTuningJob; ``Failed`` when every child failed (the
-    reason quotes the first child's). The best job is the best objective among ``Completed`` children.
+    reached; ``Stopped`` after StopHyperParameterTuningJob; ``Failed`` when every child failed, with
+    AWS's generic :data:`NO_SUCCESS_REASON`. The best job is the best objective among ``Completed`` children.
     """
 
     def __init__(self, request: Mapping[str, Any], *, context: EngineContext, training_jobs: TrainingJobs) -> None:
@@ -93,6 +105,7 @@ class TuningJob:
         self._definition: dict[str, Any] = dict(self.request.get("TrainingJobDefinition") or {})
         if not self._definition:
             raise ValidationError("TrainingJobDefinition is required")
+        self._child_resources = _child_resources(self._definition)
         config = self.request["HyperParameterTuningJobConfig"]
         objective = config.get("HyperParameterTuningJobObjective") or self._definition.get("TuningObjective")
         if not objective:
@@ -124,10 +137,18 @@ class TuningJob:
     def _job_budget(self, limits: Mapping[str, Any]) -> int:
         given = limits.get("MaxNumberOfTrainingJobs")
         if self._strategy == "Grid":
-            size = math.prod([len(values) for values in grid_of(self._parameters).values()])
-            return min(int(given), size) if given else size
+            grid_of(self._parameters)  # refuses what Grid cannot search
+        combinations = combination_count(self._parameters)
         if not given:
+            if self._strategy == "Grid":
+                return int(combinations)
             raise ValidationError(f"MaxNumberOfTrainingJobs is required for the {self._strategy} strategy")
+        if int(given) > combinations:
+            raise ValidationError(
+                "You don't have enough combinations of hyperparameter ranges. The total number of "
+                f"hyperparameter combinations for the provided ranges [{float(combinations)}] must be equal or "
+                f"greater than the value of MaxNumberOfJobs, [{int(given)}]. Provide additional ranges."
+            )
         return int(given)
 
     def _make_study(self, config: Mapping[str, Any]) -> optuna.Study:
@@ -145,8 +166,7 @@ class TuningJob:
             if early_stopping == "Auto":
                 raise ValidationError("TrainingJobEarlyStoppingType must be Off with the Hyperband strategy")
             hyperband = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
-            static_rounds = (self._definition.get("StaticHyperParameters") or {}).get("num_round")
-            max_resource = int(hyperband.get("MaxResource") or static_rounds or _DEFAULT_MAX_RESOURCE)
+            max_resource = _hyperband_max_resource(hyperband, self._definition.get("StaticHyperParameters") or {})
             min_resource = int(hyperband.get("MinResource") or 1)
             sampler = optuna.samplers.TPESampler(seed=seed)
             pruner = optuna.pruners.HyperbandPruner(
@@ -227,19 +247,7 @@ class TuningJob:
         """ListTrainingJobsForHyperParameterTuningJob, with its filter, sort orders and paging."""
         with self._lock:
             children = [c for c in self._children if c.job is not None]
-        summaries = [self._summary(child) for child in children]
-        if request.get("StatusEquals"):
-            summaries = [s for s in summaries if s["TrainingJobStatus"] == request["StatusEquals"]]
-        sort_by = request.get("SortBy") or "Name"
-        descending = (request.get("SortOrder") or "Ascending") == "Descending"
-        if sort_by == "FinalObjectiveMetricValue":
-            # AWS lists only jobs that reported the objective when sorting by it.
-            summaries = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
-            summaries.sort(key=lambda s: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], reverse=descending)
-        else:
-            key = {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"}[sort_by]
-            summaries.sort(key=lambda s: s[key], reverse=descending)
-        return paginate(summaries, "TrainingJobSummaries", request)
+        return page_training_jobs([self._summary(child) for child in children], request)
 
     # -- the scheduler's thread ---------------------------------------------------------------------
 
@@ -292,7 +300,7 @@ class TuningJob:
             "HyperParameters": hyperparameters,
             "InputDataConfig": definition.get("InputDataConfig") or [],
             "OutputDataConfig": definition["OutputDataConfig"],
-            "ResourceConfig": definition.get("ResourceConfig") or {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+            "ResourceConfig": dict(self._child_resources),
             "StoppingCondition": definition.get("StoppingCondition") or {},
         }
         for optional in ("CheckpointConfig", "Environment", "VpcConfig", "EnableNetworkIsolation",
@@ -347,8 +355,7 @@ class TuningJob:
     def _outcome(self) -> str:
         jobs = [c.job for c in self._children if c.job is not None]
         if jobs and all(job.status == "Failed" for job in jobs):
-            first = jobs[0].describe().get("FailureReason", "")
-            self.failure_reason = f"All training jobs failed. The first failure: {first}"
+            self.failure_reason = NO_SUCCESS_REASON.format(attempts=len(jobs))
             return "Failed"
         return "Completed"
 
@@ -419,12 +426,60 @@ class TuningJob:
         return counters
 
 
+def _child_resources(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """The ResourceConfig of the children: the definition's, or its HyperParameterTuningResourceConfig
+    (the first of its InstanceConfigs when it lists several: one machine has no instance flexibility)."""
+    given, tuning = definition.get("ResourceConfig"), definition.get("HyperParameterTuningResourceConfig")
+    if given and tuning:
+        raise ValidationError("Specify either ResourceConfig or HyperParameterTuningResourceConfig, not both.")
+    if given:
+        return dict(given)
+    if not tuning:
+        raise ValidationError("TrainingJobDefinition needs a ResourceConfig or a HyperParameterTuningResourceConfig.")
+    source = (tuning.get("InstanceConfigs") or [tuning])[0]
+    keys = ("InstanceType", "InstanceCount", "VolumeSizeInGB")
+    resources = {key: source[key] for key in keys if source.get(key) is not None}
+    if tuning.get("VolumeKmsKeyId"):
+        resources["VolumeKmsKeyId"] = tuning["VolumeKmsKeyId"]
+    return resources
+
+
+def _hyperband_max_resource(hyperband: Mapping[str, Any], static: Mapping[str, Any]) -> int:
+    if hyperband.get("MaxResource"):
+        return int(hyperband["MaxResource"])
+    for key in HYPERBAND_RESOURCE_KEYS:
+        if static.get(key) is not None:
+            return int(static[key])
+    raise ValidationError(
+        "HyperbandStrategyConfig.MaxResource is not set and cannot be inferred: none of the static "
+        f"hyperparameters {', '.join(HYPERBAND_RESOURCE_KEYS)} is given."
+    )
+
+
 LISTING = Listing(
     page_key="HyperParameterTuningJobSummaries",
     name_field="HyperParameterTuningJobName",
     status_field="HyperParameterTuningJobStatus",
     sort_fields={"Name": "HyperParameterTuningJobName", "Status": "HyperParameterTuningJobStatus"},
+    time_bounds=True,
 )
+
+
+def page_training_jobs(summaries: list[dict[str, Any]], request: Mapping[str, Any]) -> dict[str, Any]:
+    """ListTrainingJobsForHyperParameterTuningJob's filter, sort orders and paging of a tuning job's
+    children (also what a tuning job restored from disk answers with: local.sagemaker.persistence)."""
+    if request.get("StatusEquals"):
+        summaries = [s for s in summaries if s["TrainingJobStatus"] == request["StatusEquals"]]
+    sort_by = request.get("SortBy") or "Name"
+    descending = (request.get("SortOrder") or "Ascending") == "Descending"
+    if sort_by == "FinalObjectiveMetricValue":
+        # AWS lists only jobs that reported the objective when sorting by it.
+        summaries = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
+        summaries.sort(key=lambda s: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], reverse=descending)
+    else:
+        key = {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"}[sort_by]
+        summaries.sort(key=lambda s: s[key], reverse=descending)
+    return paginate(summaries, "TrainingJobSummaries", request)
 
 
 class TuningJobs(JobRegistry[TuningJob]):

@@ -161,3 +161,135 @@ def test_local_mode_end_to_end_with_the_dropml_and_aws_clis(tmp_path: Path) -> N
     after = dropml("local", "status", "--port", str(port), "--json", env=env)
     assert after.returncode == 1
     assert json.loads(after.stdout) == {"port": port, "running": False}
+
+
+# -- down then up keeps what the stack holds; down --discard starts clean -----------------------------
+
+PENGUINS = REPO_ROOT / "datasets" / "penguins" / "penguins.csv"
+QUICK = {"target": "species", "mode": "train", "hyperparameters": {"num_round": 3, "max_depth": 1}}
+# Long enough to be still training when `down` comes (it is stopped then, never run to its end).
+SLOW = {"target": "species", "mode": "train", "hyperparameters": {"num_round": 200000, "max_depth": 6}}
+
+
+@dataclass
+class KeptStack:
+    """One stack driven with the dropml CLI (up, down) and boto3 (what a user's scripts would do)."""
+
+    port: int
+    env: dict[str, str]
+    home: Path
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        completed = dropml("local", *args, "--port", str(self.port), env=self.env)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        return completed
+
+    def status(self) -> dict[str, Any]:
+        return dict(json.loads(self.cli("status", "--json").stdout))
+
+    def client(self, service: str) -> Any:
+        from local.stack import stack_for
+
+        stack = stack_for(self.port, self.home)
+        return stack.session().client(service, endpoint_url=stack.endpoint_url)
+
+    def execution(self, machine: str, prefix: str) -> str:
+        def started() -> str | None:
+            listed = self.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
+            return next((e["executionArn"] for e in listed if e["name"].startswith(prefix)), None)
+
+        return str(wait_for(started, timeout_s=120, what=f"an execution {prefix}*"))
+
+    def finished(self, arn: str) -> dict[str, Any]:
+        def done() -> dict[str, Any] | None:
+            described = self.client("stepfunctions").describe_execution(executionArn=arn)
+            return None if described["status"] == "RUNNING" else dict(described)
+
+        return dict(wait_for(done, timeout_s=240, what=f"execution {arn} to end"))
+
+    def subjects(self) -> list[str]:
+        return [item["subject"] for item in json.loads(self.cli("mail", "--json").stdout)]
+
+    def predict(self, endpoint: str) -> dict[str, Any]:
+        answer = self.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=endpoint,
+            ContentType="application/json",
+            Accept="application/json",
+            Body=json.dumps([{"island": "Torgersen", "bill_length_mm": 39.1, "flipper_length_mm": 181}]),
+        )
+        return dict(json.loads(answer["Body"].read()))
+
+
+def _versions(s3: Any, bucket: str) -> list[tuple[str, str]]:
+    listed = s3.list_object_versions(Bucket=bucket, Prefix="incoming/")
+    return sorted((item["Key"], item["VersionId"]) for item in listed.get("Versions", []))
+
+
+def test_down_then_up_keeps_what_it_holds_and_down_discard_starts_clean(tmp_path: Path) -> None:
+    kept = KeptStack(free_port(), clean_env(DROPML_HOME=str(tmp_path / "home")), tmp_path / "home")
+    kept.cli("up", "--email", "ana@example.com")
+    try:
+        status = kept.status()
+        bucket, machine = status["bucket"], status["state_machine_arn"]
+        s3 = kept.client("s3")
+
+        # GIVEN a run that was deployed (two versions of its settings file: the bucket is versioned)
+        s3.put_object(Bucket=bucket, Key="incoming/penguins/dropml.json", Body=json.dumps(SLOW).encode())
+        s3.put_object(Bucket=bucket, Key="incoming/penguins/dropml.json", Body=json.dumps(QUICK).encode())
+        s3.put_object(Bucket=bucket, Key="incoming/penguins/penguins.csv", Body=PENGUINS.read_bytes())
+        deployed = kept.finished(kept.execution(machine, "penguins-"))
+        assert deployed["status"] == "SUCCEEDED", deployed
+        history = kept.client("stepfunctions").get_execution_history(executionArn=deployed["executionArn"])["events"]
+        before = kept.predict("dropml-penguins")
+        # AND a run still training when local mode is stopped
+        s3.put_object(Bucket=bucket, Key="incoming/slow/dropml.json", Body=json.dumps(SLOW).encode())
+        s3.put_object(Bucket=bucket, Key="incoming/slow/slow.csv", Body=PENGUINS.read_bytes())
+        in_flight = kept.execution(machine, "slow-")
+        sagemaker = kept.client("sagemaker")
+        wait_for(
+            lambda: sagemaker.list_training_jobs(StatusEquals="InProgress")["TrainingJobSummaries"],
+            timeout_s=120,
+            what="the slow run's training job",
+        )
+        versions = _versions(s3, bucket)
+
+        # WHEN local mode is stopped and started again
+        stopped = kept.cli("down")
+        assert "kept" in stopped.stdout
+        kept.cli("up", "--email", "ana@example.com")
+
+        # THEN the same stack is there, with every object version
+        assert kept.status()["bucket"] == bucket and kept.status()["state_machine_arn"] == machine
+        s3 = kept.client("s3")
+        assert _versions(s3, bucket) == versions
+        assert len([key for key, _ in versions if key == "incoming/penguins/dropml.json"]) == 2
+        # AND the deployed run, SUCCEEDED with its whole history
+        stepfunctions = kept.client("stepfunctions")
+        assert stepfunctions.describe_execution(executionArn=deployed["executionArn"])["status"] == "SUCCEEDED"
+        assert stepfunctions.get_execution_history(executionArn=deployed["executionArn"])["events"] == history
+        # AND its endpoint, InService and answering as before
+        sagemaker = kept.client("sagemaker")
+        assert sagemaker.describe_endpoint(EndpointName="dropml-penguins")["EndpointStatus"] == "InService"
+        assert kept.predict("dropml-penguins") == before
+        # AND the run in flight ended FAILED at its training, whose job was stopped, with its failure email
+        failed = stepfunctions.describe_execution(executionArn=in_flight)
+        assert failed["status"] == "FAILED", failed
+        jobs = sagemaker.list_training_jobs(NameContains="slow-", SortBy="CreationTime")["TrainingJobSummaries"]
+        assert jobs[-1]["TrainingJobStatus"] == "Stopped", jobs  # the one training at `down` (after the GPU one)
+        assert any(subject.startswith("dropml slow: FAILED") for subject in kept.subjects()), kept.subjects()
+
+        # WHEN local mode is stopped discarding what it holds, and started again
+        discarded = kept.cli("down", "--discard")
+        assert "starts clean" in discarded.stdout
+        kept.cli("up", "--email", "ana@example.com")
+
+        # THEN nothing is left from before: no object, run, job, endpoint or mail
+        status = kept.status()
+        assert _versions(kept.client("s3"), status["bucket"]) == []
+        stepfunctions = kept.client("stepfunctions")
+        assert stepfunctions.list_executions(stateMachineArn=status["state_machine_arn"])["executions"] == []
+        assert kept.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
+        assert status["endpoints"] == []
+        assert kept.subjects() == []
+    finally:
+        dropml("local", "down", "--discard", "--port", str(kept.port), env=kept.env)

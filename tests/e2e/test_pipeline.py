@@ -1,10 +1,11 @@
 """The product end to end in local mode: the real template, definition, Lambdas and training image.
 
 One local stack for the module; each test is a chapter of one dataset's life, in order: a first
-upload is tuned and deployed (GPU capacity missing → CPU, as on a machine without a GPU), a weak
-challenger is not deployed, a better one replaces the live model blue/green, a bad hyperparameter
-fails training, and a broken upload is refused. Each asserts on the email a user receives and on the
-endpoint's state.
+upload is trained and deployed (GPU capacity missing → CPU, as on a machine without a GPU), a weak
+challenger is not deployed, a tuned one (its GPU trials out of capacity → tuned again on CPU) replaces
+the live model blue/green, a bad hyperparameter fails training, a broken upload is refused, and an
+endpoint that failed to create is deleted, waited for and created again. Each asserts on the email a
+user receives and on the endpoint's state.
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ class Pipeline:
                 return dict(described)
             time.sleep(0.5)
         raise AssertionError(f"{arn} still running after {timeout_s} s")
+
+    def states_entered(self, arn: str) -> list[str]:
+        """The execution's states in the order it entered them, from its history (as the console shows it)."""
+        paginator = self.client("stepfunctions").get_paginator("get_execution_history")
+        return [
+            event["stateEnteredEventDetails"]["name"]
+            for page in paginator.paginate(executionArn=arn)
+            for event in page["events"]
+            if "stateEnteredEventDetails" in event
+        ]
 
     def email(self, subject_start: str, timeout_s: float = 20) -> str:
         """The body of the newest email whose subject starts so (waits for SNS → SMTP delivery)."""
@@ -187,10 +198,18 @@ def test_a_tuned_challenger_replaces_the_live_model_blue_green(pipeline: Pipelin
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
     assert output["training"]["kind"] == "tuning job" and output["evaluation"]["decision"] == "deploy"
+    # the GPU tuning job failed with SageMaker's generic reason; its first failed trial said CapacityError,
+    # so the run tuned again on CPU
+    assert output["attempt"]["device"] == "CPU" and "CapacityError" in output["attempt"]["gpu_failure"]
+    [reason] = output["failed_trials"]["reasons"]
+    assert reason.startswith("CapacityError: ") and reason in output["attempt"]["gpu_failure"]
+    entered = pipeline.states_entered(arn)
+    assert entered.count("Tune") == 2 and "Read the failed trials" in entered and "Fall back to CPU" in entered
     after = pipeline.endpoint()
     assert after["EndpointStatus"] == "InService" and after["EndpointConfigName"] != before
     body = decoded(pipeline.email("dropml penguins: deployed the new model"))
     assert "the new model is better: logloss" in body
+    assert "GPU capacity was not available, so it ran on CPU instead: CapacityError" in body
     answer = pipeline.predict(
         [{"island": "Biscoe", "bill_length_mm": 48.0, "flipper_length_mm": 222, "body_mass_g": 5400}]
     )
@@ -235,9 +254,15 @@ def test_an_endpoint_that_failed_to_create_is_replaced_by_the_next_run(pipeline:
 
     # WHEN the next run deploys to it on a CPU instance
     on_cpu = {"mode": "train", "instance": "cpu", "endpoint_name": "second"}
-    described = pipeline.finished(pipeline.start({"source": source, "settings": on_cpu}, "second-on-cpu"))
+    arn = pipeline.start({"source": source, "settings": on_cpu}, "second-on-cpu")
+    described = pipeline.finished(arn)
 
-    # THEN the failed endpoint was replaced and serves
+    # THEN the failed endpoint was deleted, polled while Deleting until it was gone, created again, and serves
     assert described["status"] == "SUCCEEDED", described
+    entered = pipeline.states_entered(arn)
+    deleted, created = entered.index("Delete the failed endpoint"), entered.index("Create endpoint")
+    polls = entered[deleted:created].count("Is the failed endpoint gone?")
+    assert polls >= 2, entered[deleted:created]  # at least once still Deleting, then gone
+    assert entered[created - 1] == "Gone, or still there?"
     assert sagemaker.describe_endpoint(EndpointName="dropml-second")["EndpointStatus"] == "InService"
     decoded(pipeline.email("dropml penguins: deployed the new model to endpoint dropml-second"))

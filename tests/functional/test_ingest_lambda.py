@@ -128,6 +128,25 @@ def test_same_key_uploaded_again_is_a_new_run(stack: dict[str, str]) -> None:
     assert len(executions(stack["machine"])) == 2
 
 
+def test_uploads_while_versioning_is_suspended_are_told_apart_by_content(stack: dict[str, str]) -> None:
+    # GIVEN a bucket whose versioning was suspended: S3 names every new object's version "null"
+    client("s3").put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    client("s3").put_object(Bucket=BUCKET, Key="incoming/diabetes/dropml.json", Body=b'{"target": "progression"}')
+    rows = DIABETES.read_bytes().splitlines(keepends=True)
+
+    # WHEN the key is uploaded twice, with different content
+    outcomes = []
+    for body in (b"".join(rows[:300]), b"".join(rows)):
+        event = upload("incoming/diabetes/d.csv", body)
+        event["Records"][0]["s3"]["object"]["versionId"] = "null"
+        outcomes.extend(invoke(event))
+
+    # THEN each is a run of its own
+    assert [outcome["status"] for outcome in outcomes] == ["started", "started"]
+    assert outcomes[0]["run_id"] != outcomes[1]["run_id"]
+    assert len(executions(stack["machine"])) == 2
+
+
 @pytest.mark.parametrize(
     "key", ["incoming/penguins/dropml.json", "incoming/penguins/notes.txt", "incoming/stray.csv", "runs/x/y.csv"]
 )
@@ -212,18 +231,18 @@ def test_awkward_upload_through_s3(stack: dict[str, str], corpus_dir: Path, name
     assert client("s3").get_object(Bucket=BUCKET, Key=f"incoming/{dataset}/{name}")["Body"].read() == original
 
 
-def test_an_internal_error_is_still_notified_and_raised(stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_internal_error_is_raised_for_lambda_to_retry_and_emails_nothing_itself(
+    stack: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN a state machine that does not exist (the stack was half-deleted): starting an execution fails
     monkeypatch.setenv("STATE_MACHINE_ARN", stack["machine"].replace("dropml-pipeline", "gone"))
     event = upload("incoming/diabetes/diabetes.csv", DIABETES.read_bytes())
     client("s3").put_object(Bucket=BUCKET, Key="incoming/diabetes/dropml.json", Body=b'{"target": "progression"}')
 
+    # THEN the error propagates, so Lambda retries the event; the user hears once, from the function's
+    # OnFailure destination after the last attempt (tests/functional/test_ingest_failure_email.py),
+    # not once per attempt from here
     with pytest.raises(Exception, match=r"StateMachineDoesNotExist|does not exist"):
         invoke(event)
-
-    [message] = notifications(stack["queue"])
-    assert message["Subject"] == "dropml: upload could not be processed: diabetes.csv"
-    assert (
-        "internal error" in message["Message"]
-        and "s3://dropml-data/incoming/diabetes/diabetes.csv" in message["Message"]
-    )
+    assert notifications(stack["queue"]) == []
+    assert executions(stack["machine"]) == []

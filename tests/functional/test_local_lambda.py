@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import time
 from pathlib import Path
 
 from tests.helpers.local import PatchedAws, create_function, wait_for
@@ -113,3 +115,60 @@ def test_a_dry_run_checks_the_call_and_runs_nothing(patched_aws: PatchedAws) -> 
 
     assert response["StatusCode"] == 204
     assert list((patched_aws.work_dir / "lambda").glob("code/*")) == []
+
+
+def _with_memory(aws: PatchedAws, name: str, memory_mb: int) -> None:
+    lambda_client = aws.client("lambda")
+    lambda_client.update_function_configuration(FunctionName=name, MemorySize=memory_mb)
+    wait_for(
+        lambda: lambda_client.get_function_configuration(FunctionName=name)["MemorySize"] == memory_mb,
+        what=f"{name}'s memory size",
+    )
+
+
+def test_a_function_past_its_memory_size_is_killed_and_reported_as_aws_does(patched_aws: PatchedAws) -> None:
+    # GIVEN a 128 MB function
+    create_function(patched_aws.client("lambda"), patched_aws.client("iam"), "hungry", "handlers.allocate")
+    _with_memory(patched_aws, "hungry", 128)
+
+    # WHEN it fills 200 MiB
+    response, payload = _invoke(patched_aws, "hungry", {"mb": 200})
+
+    # THEN it is an out-of-memory, as the Invoke API reports it
+    assert response["FunctionError"] == "Unhandled"
+    assert isinstance(payload, dict)
+    assert payload["errorType"] == "Runtime.OutOfMemory"
+    assert re.fullmatch(
+        r"RequestId: [0-9a-f-]{36} Error: Runtime exited with error: signal: killed", payload["errorMessage"]
+    )
+    # AND the function's log says so, with the REPORT line's memory
+    events = patched_aws.client("logs").filter_log_events(logGroupName="/aws/lambda/hungry")["events"]
+    log = "".join(event["message"] for event in events)
+    assert "Runtime.OutOfMemory" in log
+    assert "Memory Size: 128 MB" in log
+
+
+def test_a_function_that_grows_past_its_memory_while_running_is_killed_before_its_timeout(
+    patched_aws: PatchedAws,
+) -> None:
+    create_function(patched_aws.client("lambda"), patched_aws.client("iam"), "hoarder", "handlers.allocate", timeout=60)
+    _with_memory(patched_aws, "hoarder", 128)
+
+    # WHEN it holds 200 MiB and would then sleep for a minute
+    started = time.monotonic()
+    _response, payload = _invoke(patched_aws, "hoarder", {"mb": 200, "then_sleep_s": 60})
+
+    # THEN it is killed for its memory while it runs, not stopped at its timeout
+    assert isinstance(payload, dict)
+    assert payload["errorType"] == "Runtime.OutOfMemory"
+    assert time.monotonic() - started < 30
+
+
+def test_a_function_within_its_memory_size_answers(patched_aws: PatchedAws) -> None:
+    create_function(patched_aws.client("lambda"), patched_aws.client("iam"), "modest", "handlers.allocate")
+    _with_memory(patched_aws, "modest", 128)
+
+    response, payload = _invoke(patched_aws, "modest", {"mb": 16})
+
+    assert "FunctionError" not in response, payload
+    assert payload == {"held_mb": 16}

@@ -255,3 +255,133 @@ def test_wait_for_task_token_resumes_when_the_token_is_returned(patched_aws: Pat
     described = _finished(patched_aws, execution["executionArn"])
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"]) == {"accuracy": 0.97}
+
+
+def _failed_tasks(aws: PatchedAws, execution_arn: str) -> list[dict[str, Any]]:
+    events = aws.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
+    return [event["taskFailedEventDetails"] for event in events if event["type"] == "TaskFailed"]
+
+
+def test_sagemaker_errors_carry_the_names_step_functions_gives_them(patched_aws: PatchedAws) -> None:
+    # GIVEN tasks that each meet a SageMaker error, each caught only under the name AWS gives it
+    def caught_as(name: str, next_state: str) -> list[dict[str, Any]]:
+        return [{"ErrorEquals": [name], "ResultPath": f"$.{next_state}", "Next": next_state}]
+
+    states = {
+        # aws-sdk, an error the service model does not declare (ValidationException)
+        "Sdk": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+            "Parameters": {"EndpointName": "nope"},
+            "Catch": caught_as("SageMaker.SageMakerException", "SdkModelled"),
+            "End": True,
+        },
+        # aws-sdk, a declared one (ResourceNotFound): the name always ends in Exception
+        "SdkModelled": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeHyperParameterTuningJob",
+            "Parameters": {"HyperParameterTuningJobName": "nope"},
+            "Catch": caught_as("SageMaker.ResourceNotFoundException", "Optimized"),
+            "End": True,
+        },
+        # the optimized integration keeps the Java SDK's name for undeclared errors
+        "Optimized": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sagemaker:createEndpoint",
+            "Parameters": {"EndpointName": "e", "EndpointConfigName": "nope"},
+            "Catch": caught_as("SageMaker.AmazonSageMakerException", "Done"),
+            "End": True,
+        },
+        "Done": {"Type": "Succeed"},
+    }
+    arn = _state_machine(patched_aws, {"StartAt": "Sdk", "States": states})
+
+    # WHEN it runs
+    execution = patched_aws.client("stepfunctions").start_execution(stateMachineArn=arn, input="{}")
+    described = _finished(patched_aws, execution["executionArn"])
+
+    # THEN each Catch took its error, and the history shows AWS's names and causes
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert [output[key]["Error"] for key in ("SdkModelled", "Optimized", "Done")] == [
+        "SageMaker.SageMakerException",
+        "SageMaker.ResourceNotFoundException",
+        "SageMaker.AmazonSageMakerException",
+    ]
+    assert output["SdkModelled"]["Cause"].endswith(")")
+    assert "(Service: SageMaker, Status Code: 400, Request ID: " in output["SdkModelled"]["Cause"]
+    assert "(Service: AmazonSageMaker; Status Code: 400; Error Code: ValidationException; " in (output["Done"]["Cause"])
+    assert [f["error"] for f in _failed_tasks(patched_aws, execution["executionArn"])] == [
+        "SageMaker.SageMakerException",
+        "SageMaker.ResourceNotFoundException",
+        "SageMaker.AmazonSageMakerException",
+    ]
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+            "Parameters": {"EndpointName.$": "$.endpoint.name"},
+        },
+        {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:sagemaker:listEndpoints",
+            "Parameters": {},
+            "ResultSelector": {"first.$": "$.Endpoints[0].EndpointName.Missing"},
+        },
+        {"Type": "Pass", "Parameters": {"name.$": "$.endpoint.name"}},
+    ],
+    ids=["parameters", "result-selector", "pass"],
+)
+def test_a_missing_path_is_states_runtime_which_states_all_does_not_catch(
+    patched_aws: PatchedAws, state: dict[str, Any]
+) -> None:
+    handlers = {
+        "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2, "IntervalSeconds": 1}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+    }
+    definition = {
+        "StartAt": "Read",
+        "States": {"Read": {**state, **handlers, "End": True}, "Caught": {"Type": "Succeed"}},
+    }
+    arn = _state_machine(patched_aws, definition)
+
+    execution = patched_aws.client("stepfunctions").start_execution(stateMachineArn=arn, input='{"run": 1}')
+    described = _finished(patched_aws, execution["executionArn"])
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.Runtime"
+    assert "could not be found in the input" in described["cause"]
+    events = patched_aws.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])
+    assert sum(event["type"] == "TaskFailed" for event in events["events"]) <= 1  # never retried
+
+
+def test_a_choice_on_a_missing_variable_fails_the_execution(patched_aws: PatchedAws) -> None:
+    definition = {
+        "StartAt": "Decide",
+        "States": {
+            "Decide": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.maybe", "IsPresent": False, "Next": "Absent"},
+                    {"Variable": "$.status", "StringEquals": "Failed", "Next": "Absent"},
+                ],
+                "Default": "Absent",
+            },
+            "Absent": {"Type": "Succeed"},
+        },
+    }
+    arn = _state_machine(patched_aws, definition)
+    sfn = patched_aws.client("stepfunctions")
+
+    # IsPresent may test a missing path
+    tested = _finished(patched_aws, sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"])
+    assert tested["status"] == "SUCCEEDED"
+    # any other comparison of one fails the execution, as on AWS
+    compared = _finished(patched_aws, sfn.start_execution(stateMachineArn=arn, input='{"maybe": 1}')["executionArn"])
+    assert compared["status"] == "FAILED"
+    assert compared["error"] == "States.Runtime"
+    assert "Invalid path '$.status'" in compared["cause"]

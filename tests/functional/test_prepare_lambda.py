@@ -61,7 +61,10 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
     assert run["attempt"] == {**plan["cpu_attempt"], "gpu_failure": None}
     assert run["attempt"]["instance_type"] == "ml.m5.xlarge"
     # the file's max_jobs wins over the stack default; the stack default fills what the file leaves out
-    assert plan["tuning"]["max_jobs"] == 4 and plan["tuning"]["max_parallel_jobs"] == 3
+    tuning = plan["tuning_job_config"]
+    assert tuning["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 3}
+    # what the Tune state sends as is: no StrategyConfig outside Hyperband (SageMaker takes it only there)
+    assert tuning["Strategy"] == "Bayesian" and "StrategyConfig" not in tuning
     [schema_channel] = [c for c in plan["input_data_config"] if c["ChannelName"] == "schema"]
     assert schema_channel["DataSource"]["S3DataSource"]["S3Uri"] == (
         f"s3://{bucket}/runs/penguins/{expected_run}/schema.json"
@@ -100,6 +103,20 @@ def test_bad_console_input_fails_with_a_reason(bucket: str, document: dict, mess
     with pytest.raises(UserInputError) as error:
         app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
     assert message in error.value.reason
+
+
+def test_hyperband_with_more_rounds_than_sagemaker_allows_is_refused_with_the_limit(bucket: str) -> None:
+    client("s3").put_object(Bucket=bucket, Key="incoming/p/x.csv", Body=b"a,target\n1,0\n2,1\n" * 10)
+    settings = {"tuning": {"strategy": "Hyperband"}, "hyperparameters": {"num_round": 50_000}}
+    document = {"source": f"s3://{bucket}/incoming/p/x.csv", "settings": settings}
+
+    with pytest.raises(UserInputError) as error:
+        app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
+
+    assert error.value.reason == (
+        'hyperparameters: num_round must be a whole number from 1 to 20,000 with the "Hyperband" strategy '
+        "(its maximum resource), not '50000'"
+    )
 
 
 def test_asking_for_a_gpu_on_a_stack_without_one_is_refused(bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:

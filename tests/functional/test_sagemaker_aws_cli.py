@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
+from local.stack import FAKE_CREDENTIALS
 from tests.helpers.local import RunningServer, clean_env
 from tests.helpers.sagemaker import BUILTIN_XGBOOST, ROLE, sample_rows, target_first_csv
 
@@ -32,14 +32,12 @@ TUTORIAL_HYPERPARAMETERS = {
 
 
 class Cli:
-    """The AWS CLI as a person runs it, pointed at the local stack."""
+    """The AWS CLI as a person runs it, pointed at the local stack, with local mode's (administrator's)
+    credentials."""
 
     def __init__(self, endpoint_url: str, folder: Path) -> None:
         self.folder = folder
-        self.env = clean_env(
-            AWS_ENDPOINT_URL=endpoint_url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-east-1",
-        )  # fmt: skip
+        self.env = clean_env(AWS_ENDPOINT_URL=endpoint_url, AWS_DEFAULT_REGION="us-east-1", **FAKE_CREDENTIALS)
 
     def __call__(self, *args: str) -> Any:
         completed = subprocess.run(
@@ -78,6 +76,25 @@ def test_tutorial_training_tuning_endpoint_and_live_update_with_the_aws_cli(
     features, labels = load_breast_cancer(return_X_y=True)
     order = np.random.default_rng(11).permutation(len(labels))
     features, labels = features[order], labels[order]
+    # The role the jobs and endpoints run as: local mode checks their calls against it, as AWS does
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    role = ROLE.rsplit("/", 1)[1]
+    aws(
+        "iam",
+        "create-role",
+        "--role-name",
+        role,
+        "--assume-role-policy-document",
+        "file://" + aws.file("trust.json", trust),
+    )
+    aws("iam", "put-role-policy", "--role-name", role, "--policy-name", "all",
+        "--policy-document", "file://" + aws.file("policy.json", allow_all))  # fmt: skip
     aws("s3", "mb", f"s3://{BUCKET}")
     aws("s3", "cp", aws.file("train.csv", target_first_csv(labels[:400], features[:400])), f"s3://{BUCKET}/train/")
     aws("s3", "cp", aws.file("validation.csv", target_first_csv(labels[400:], features[400:])),
@@ -100,6 +117,12 @@ def test_tutorial_training_tuning_endpoint_and_live_update_with_the_aws_cli(
     assert tutorial["TrainingJobStatus"] == "Completed", tutorial.get("FailureReason")
     assert tutorial["HyperParameters"] == TUTORIAL_HYPERPARAMETERS
     assert any(m["MetricName"].startswith("validation:") for m in tutorial["FinalMetricDataList"])
+    assert tutorial["OutputDataConfig"]["KmsKeyId"] == ""
+    # the list calls' time filters, as the CLI sends them (epoch seconds)
+    listed = aws("sagemaker", "list-training-jobs", "--creation-time-after", str(tutorial["CreationTime"] - 60))
+    assert [j["TrainingJobName"] for j in listed["TrainingJobSummaries"]] == ["tutorial"]
+    later = aws("sagemaker", "list-training-jobs", "--creation-time-after", str(tutorial["CreationTime"] + 60))
+    assert later["TrainingJobSummaries"] == []
 
     # A 4-job tuning job, 2 in parallel
     aws("sagemaker", "create-hyper-parameter-tuning-job", "--hyper-parameter-tuning-job-name", "tutorial-hpo",
@@ -162,8 +185,7 @@ def test_tutorial_training_tuning_endpoint_and_live_update_with_the_aws_cli(
 
     # An update of that endpoint to the tutorial job's model while requests keep flowing
     deploy("tutorial-model", tutorial["ModelArtifacts"]["S3ModelArtifacts"])
-    runtime = boto3.client("sagemaker-runtime", endpoint_url=local_server.stack.endpoint_url, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    runtime = local_server.client("sagemaker-runtime")
     failures: list[Exception] = []
     answered = [0]
     stop = threading.Event()

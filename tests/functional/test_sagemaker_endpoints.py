@@ -3,6 +3,7 @@ servers without a failed request, and failures read like AWS's."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import boto3
@@ -24,7 +25,6 @@ from tests.helpers.sagemaker import (
 )
 
 SERVE = "training_image.serving"
-
 
 
 @pytest.fixture
@@ -180,17 +180,35 @@ def test_an_image_local_mode_cannot_run_fails_the_endpoint(engine: SageMakerEngi
     assert "my-own-server" in description["FailureReason"]
 
 
-def test_deleting_an_endpoint_stops_its_server(engine: SageMakerEngine, bucket: str) -> None:
+def test_deleting_an_endpoint_stops_its_server_and_keeps_its_name_while_deleting(
+    engine: SageMakerEngine, bucket: str
+) -> None:
     deploy_config(engine, "bc-v1", upload_model("models/v1/model.tar.gz", rounds=1, max_depth=1))
     engine.endpoints.create_endpoint({"EndpointName": "bc", "EndpointConfigName": "bc-v1"})
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/bc"
+    with pytest.raises(ValidationError, match=re.escape(f'Cannot update in-progress endpoint "{arn}".')):
+        engine.endpoints.update_endpoint({"EndpointName": "bc", "EndpointConfigName": "bc-v1"})
     wait_until(lambda: status(engine, "bc") == "InService")
     assert len(child_programs(SERVE)) == 1
+    assert engine.context.endpoint_deletion_s > 0  # AWS's deletion takes minutes; local mode's is not instant
 
+    # WHEN it is deleted THEN it is Deleting: serving nothing, and its name still taken
     engine.endpoints.delete_endpoint("bc")
-
+    assert status(engine, "bc") == "Deleting"
+    with pytest.raises(ValidationError, match=re.escape(f'Cannot create already existing endpoint "{arn}".')):
+        engine.endpoints.create_endpoint({"EndpointName": "bc", "EndpointConfigName": "bc-v1"})
+    with pytest.raises(ValidationError, match="Cannot update in-progress endpoint"):
+        engine.endpoints.update_endpoint({"EndpointName": "bc", "EndpointConfigName": "bc-v1"})
+    with pytest.raises(RuntimeValidationError, match="Endpoint bc of account 123456789012 not found"):
+        scores(engine, "bc")
     wait_until(lambda: not child_programs(SERVE), timeout=30)
+
+    # AND then it is gone, and the name can be used again
+    wait_until(lambda: "bc" not in [e["EndpointName"] for e in engine.endpoints.list_endpoints({})["Endpoints"]])
     with pytest.raises(ValidationError, match="Could not find endpoint"):
         engine.endpoints.describe_endpoint("bc")
+    engine.endpoints.create_endpoint({"EndpointName": "bc", "EndpointConfigName": "bc-v1"})
+    assert status(engine, "bc") == "Creating"
     with pytest.raises(ValidationError, match="Cannot create already existing model"):
         deploy_config(engine, "bc-v1", f"s3://{BUCKET}/models/v1/model.tar.gz")
 

@@ -132,22 +132,22 @@ def test_grid_refuses_continuous_ranges(engine: SageMakerEngine, breast_cancer: 
 def test_auto_early_stopping_stops_a_job_worse_than_the_median(engine: SageMakerEngine, breast_cancer: dict) -> None:
     # GIVEN jobs that boost until validation logloss stops improving, one at a time, and a seed under
     # which the third job gets a learning rate so small that its loss hardly moves
-    ranges = {"CategoricalParameterRanges": [{"Name": "eta", "Values": ["0.3", "0.0001"]}]}
+    ranges = {"CategoricalParameterRanges": [{"Name": "eta", "Values": ["0.3", "0.2", "0.0001"]}]}
     static = {"objective": "binary:logistic", "num_round": "100000", "early_stopping_rounds": "5", "max_depth": "3"}
     request = tuning_request(
         "bc-median", breast_cancer, strategy="Random", ranges=ranges, static=static,
-        objective=("Minimize", "validation:logloss"), max_jobs=3, parallel=1, early_stopping="Auto", RandomSeed=6,
+        objective=("Minimize", "validation:logloss"), max_jobs=3, parallel=1, early_stopping="Auto", RandomSeed=28,
     )  # fmt: skip
     job = engine.tuning_jobs.create(request)
     assert job.wait(timeout=240)
 
     # THEN the slow learner was stopped early by the median rule and the best job is a fast learner
     summaries = children(engine, "bc-median", SortBy="CreationTime")
-    assert [s["TunedHyperParameters"]["eta"] for s in summaries] == ["0.3", "0.3", "0.0001"]
+    assert [s["TunedHyperParameters"]["eta"] for s in summaries] == ["0.3", "0.2", "0.0001"]
     assert [s["TrainingJobStatus"] for s in summaries] == ["Completed", "Completed", "Stopped"]
     description = engine.tuning_jobs.describe("bc-median")
     assert description["TrainingJobStatusCounters"]["Stopped"] == 1
-    assert description["BestTrainingJob"]["TunedHyperParameters"] == {"eta": "0.3"}
+    assert description["BestTrainingJob"]["TunedHyperParameters"]["eta"] in ("0.3", "0.2")
     stopped = engine.training_jobs.describe(summaries[2]["TrainingJobName"])
     assert stopped["SecondaryStatus"] == "Stopped"  # by the tuner, not by MaxRuntimeInSeconds
 
@@ -176,7 +176,9 @@ def test_hyperband_stops_a_job_that_falls_behind_at_its_rung(engine: SageMakerEn
     assert description["BestTrainingJob"]["TunedHyperParameters"] == {"eta": "0.3"}
     with pytest.raises(ValidationError, match="must be Off with the Hyperband strategy"):
         engine.tuning_jobs.create(
-            tuning_request("bc-hb-auto", breast_cancer, strategy="Hyperband", ranges=ranges, early_stopping="Auto")
+            tuning_request(
+                "bc-hb-auto", breast_cancer, strategy="Hyperband", ranges=ranges, max_jobs=2, early_stopping="Auto"
+            )
         )
 
 
@@ -208,3 +210,90 @@ def test_ranges_and_names_are_validated(engine: SageMakerEngine, breast_cancer: 
         engine.tuning_jobs.create(tuning_request("x" * 33, breast_cancer))
     with pytest.raises(ResourceNotFound, match="can't find a tuning job with name nope"):
         engine.tuning_jobs.describe("nope")
+
+
+def test_hyperband_needs_a_max_resource_it_can_read(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    ranges = {"CategoricalParameterRanges": [{"Name": "eta", "Values": ["0.3", "0.1"]}]}
+
+    # num_round is not one of the epoch-style names AWS infers MaxResource from: refused at create
+    with pytest.raises(ValidationError, match="MaxResource is not set and cannot be inferred"):
+        engine.tuning_jobs.create(
+            tuning_request("bc-hb-none", breast_cancer, strategy="Hyperband", ranges=ranges, max_jobs=2)
+        )
+    assert "bc-hb-none" not in engine.tuning_jobs
+
+    # an epoch-style static hyperparameter is read (StrategyConfig's MaxResource: the test above); XGBoost
+    # has no such hyperparameter, so the job is only accepted here, then stopped
+    static = {"objective": "binary:logistic", "num_round": "5", "num_epochs": "5"}
+    job = engine.tuning_jobs.create(
+        tuning_request("bc-hb-epochs", breast_cancer, strategy="Hyperband", ranges=ranges, static=static, max_jobs=1)
+    )
+    assert engine.tuning_jobs.describe("bc-hb-epochs")["HyperParameterTuningJobStatus"] == "InProgress"
+    engine.tuning_jobs.stop("bc-hb-epochs")
+    assert job.wait(timeout=60)
+
+
+def test_a_budget_above_the_number_of_combinations_is_refused(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    grid = {"CategoricalParameterRanges": [{"Name": "max_depth", "Values": ["1", "3", "5"]}]}
+    with pytest.raises(ValidationError) as refused:
+        engine.tuning_jobs.create(
+            tuning_request("bc-too-many", breast_cancer, strategy="Grid", ranges=grid, max_jobs=8)
+        )
+    assert refused.value.message == (
+        "You don't have enough combinations of hyperparameter ranges. The total number of hyperparameter "
+        "combinations for the provided ranges [3.0] must be equal or greater than the value of MaxNumberOfJobs, "
+        "[8]. Provide additional ranges."
+    )
+    # integer ranges count their integers, times each categorical range's values (3 × 2 here)
+    mixed = {
+        "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "4"}],
+        "CategoricalParameterRanges": [{"Name": "eta", "Values": ["0.1", "0.3"]}],
+    }
+    with pytest.raises(ValidationError, match=r"provided ranges \[6.0\] .* MaxNumberOfJobs, \[7\]"):
+        engine.tuning_jobs.create(tuning_request("bc-too-many", breast_cancer, ranges=mixed, max_jobs=7))
+    assert "bc-too-many" not in engine.tuning_jobs
+
+
+def test_a_tuning_job_whose_trials_lack_gpu_capacity_fails_with_awss_generic_reason(
+    engine: SageMakerEngine, breast_cancer: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a machine without a GPU, and a definition that asks for one through
+    # HyperParameterTuningResourceConfig (what the SageMaker Python SDK 2.x sends instead of ResourceConfig)
+    monkeypatch.setattr("local.sagemaker.capacity.machine_has_gpu", lambda: False)
+    request = tuning_request("bc-gpu", breast_cancer, max_jobs=2)
+    definition = request["TrainingJobDefinition"]
+    del definition["ResourceConfig"]
+    tuning_resources = {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 7}
+    definition["HyperParameterTuningResourceConfig"] = tuning_resources
+
+    # WHEN it runs
+    job = engine.tuning_jobs.create(request)
+    assert job.wait(timeout=60)
+
+    # THEN it failed with AWS's generic reason, which does not say why
+    description = engine.tuning_jobs.describe("bc-gpu")
+    assert description["HyperParameterTuningJobStatus"] == "Failed"
+    assert description["FailureReason"] == (
+        "No training job succeeded after 2 attempts. "
+        "Please take a look at the training job failures to get more details."
+    )
+    assert "CapacityError" not in str(description)
+    # AND the children, on the tuning resource config's instances, carry the CapacityError
+    failed = children(engine, "bc-gpu", StatusEquals="Failed")
+    assert len(failed) == 2
+    for summary in failed:
+        assert summary["FailureReason"].startswith("CapacityError: Unable to provision requested ML compute capacity")
+        training = engine.training_jobs.describe(summary["TrainingJobName"])
+        assert training["FailureReason"] == summary["FailureReason"]
+        assert training["ResourceConfig"] == tuning_resources
+
+
+def test_a_definition_needs_exactly_one_resource_config(engine: SageMakerEngine, breast_cancer: dict) -> None:
+    request = tuning_request("bc-res", breast_cancer)
+    definition = request["TrainingJobDefinition"]
+    definition["HyperParameterTuningResourceConfig"] = {"InstanceType": "ml.m5.large", "InstanceCount": 1}
+    with pytest.raises(ValidationError, match="either ResourceConfig or HyperParameterTuningResourceConfig"):
+        engine.tuning_jobs.create(request)
+    del definition["ResourceConfig"], definition["HyperParameterTuningResourceConfig"]
+    with pytest.raises(ValidationError, match="needs a ResourceConfig or a HyperParameterTuningResourceConfig"):
+        engine.tuning_jobs.create(request)

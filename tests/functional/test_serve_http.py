@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from tests.helpers.serving import (
 )
 
 SCHEMA = penguin_schema("multiclass")
+ROW = b"0,1,0,39.1,18.7,181,3750,1,0,2007\n"  # an Adelie, one-hot encoded as the schema says
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +205,40 @@ def test_one_connection_serves_many_requests(endpoint: Endpoint) -> None:
         connection.close()
 
     assert statuses == [200, 400, 200]
+
+
+def test_idle_connections_do_not_hold_up_a_request(endpoint: Endpoint) -> None:
+    """50 clients connect and send nothing; on one worker each used to hold the endpoint ~5 s (~250 s)."""
+    idle = [socket.create_connection(("127.0.0.1", endpoint.port), timeout=10) for _ in range(50)]
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=10)
+        try:
+            connection.request("POST", "/invocations", body=ROW, headers={"Content-Type": "text/csv"})
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+        finally:
+            connection.close()
+    finally:
+        for client in idle:
+            client.close()
+
+    assert response.status == 200
+    assert answer["predictions"][0]["label"] == "Adelie"
+
+
+def test_a_client_sending_its_body_slowly_does_not_hold_up_others(endpoint: Endpoint) -> None:
+    slow = socket.create_connection(("127.0.0.1", endpoint.port), timeout=10)
+    try:
+        head = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n"
+        slow.sendall(head % len(ROW) + ROW[:5])
+        others = [endpoint.invoke(ROW) for _ in range(3)]  # each with a 30 s timeout
+        slow.sendall(ROW[5:])
+        slow_answer = slow.recv(4096)
+    finally:
+        slow.close()
+
+    assert [status for status, _, _ in others] == [200, 200, 200]
+    assert slow_answer.startswith(b"HTTP/1.1 200 OK")
 
 
 def test_a_model_without_schema_takes_numbers_and_answers_class_indices(tmp_path: Path) -> None:

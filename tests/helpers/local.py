@@ -64,6 +64,16 @@ def create_function(
                 }
             ),
         )["Role"]["Arn"]
+        # What handlers.copy_upload does, no more: local mode's IAM holds the functions to their role.
+        copies = [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*/incoming/*"},
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::*/copied/*"},
+        ]
+        iam_client.put_role_policy(
+            RoleName="dropml-test-function",
+            PolicyName="copy-uploads",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": copies}),
+        )
     created = lambda_client.create_function(
         FunctionName=name,
         Runtime="python3.11",

@@ -166,5 +166,3 @@ def start_train(root: Path, extra_env: Mapping[str, str] | None = None) -> subpr
     return subprocess.Popen(
         [str(TRAIN)], env=train_environment(root, extra_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-
-

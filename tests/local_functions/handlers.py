@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import boto3
 
@@ -47,3 +48,35 @@ def copy_upload(event, context):
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     s3.put_object(Bucket=bucket, Key=f"copied/{key}", Body=body)
     return {"copied": key}
+
+
+def allocate(event, context):
+    """Hold ``mb`` MiB of written (so resident) memory, optionally for ``then_sleep_s``, then answer."""
+    held = b"x" * (int(event["mb"]) << 20)
+    time.sleep(float(event.get("then_sleep_s", 0)))
+    return {"held_mb": len(held) >> 20}
+
+
+def fail_until(event, context):
+    """Fail while fewer than ``succeed_on`` attempts have been made (counted in a file the test reads)."""
+    tally = Path(event["tally"])
+    attempts = len(tally.read_text().splitlines()) + 1 if tally.exists() else 1
+    with tally.open("a") as sink:
+        sink.write(f"{context.aws_request_id}\n")
+    if attempts < int(event.get("succeed_on", 99)):
+        raise RuntimeError(f"attempt {attempts} failed")
+    return {"attempts": attempts}
+
+
+def call_aws(event, context):
+    """Make one API call with the function's own credentials; answer who made it and what AWS said."""
+    from botocore.exceptions import ClientError
+
+    identity = boto3.client("sts").get_caller_identity()["Arn"]
+    client = boto3.client(event["service"])
+    try:
+        getattr(client, event["operation"])(**event.get("params", {}))
+    except ClientError as error:
+        status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+        return {"identity": identity, "error": error.response["Error"], "status": status}
+    return {"identity": identity, "error": None}

@@ -18,8 +18,9 @@ from functions.notify.report import ADVICE
 from functions.run_document import RunDocument, State, Step
 
 DEFINITION = Path(__file__).resolve().parents[2] / "state_machine" / "pipeline.asl.json"
-# A JSONPath into the state document: "$.plan.names.endpoint" (no filters, no indexes in this definition).
-PATH = re.compile(r"(?<![$\w])\$(?:\.[A-Za-z_][A-Za-z0-9_]*)+|(?<![$\w])\$(?![$.\w])")
+# A JSONPath into the state document: "$.plan.names.endpoint", "$.failed_trials.reasons[0]" (no filters).
+PATH = re.compile(r"(?<![$\w])\$(?:\.[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?)+|(?<![$\w])\$(?![$.\w])")
+INDEX = re.compile(r"\[\d+\]$")
 CHOICE_PATH_KEYS = ("Variable", "SecondsPath", "TimestampPath", "ItemsPath")
 
 
@@ -94,7 +95,8 @@ def _resolve(schema: dict[str, Any], path: str) -> dict[str, Any] | None:
         return node
 
     node = schema
-    for part in path.removeprefix("$").split(".")[1:]:
+    for step in path.removeprefix("$").split(".")[1:]:
+        part, indexed = INDEX.sub("", step), bool(INDEX.search(step))
         found = None
         for branch in deref(node).get("anyOf", [deref(node)]):
             branch = deref(branch)
@@ -107,6 +109,11 @@ def _resolve(schema: dict[str, Any], path: str) -> dict[str, Any] | None:
         if found is None:
             return None
         node = found
+        if indexed:  # an item of a list: the array branch's items
+            arrays = [deref(b) for b in deref(node).get("anyOf", [deref(node)]) if deref(b).get("type") == "array"]
+            if not arrays:
+                return None
+            node = arrays[0].get("items", {})
     return deref(node)
 
 
@@ -151,11 +158,15 @@ def test_the_check_fails_on_a_misspelt_path() -> None:
     broken = copy.deepcopy(load_definition())
     broken["States"][State.TRAIN]["Parameters"]["TrainingJobName.$"] = "$.attempt.training_jobname"
     broken["States"]["Endpoint exists?"]["Choices"][0]["Variable"] = "$.evaluation.endpoint_state"
+    broken["States"]["Blame the first failed trial"]["Parameters"]["Cause.$"] = "$.failed_trials.reason[0]"
+    broken["States"]["Any failed trial?"]["Choices"][0]["Variable"] = "$.plan.mode[0]"  # not a list
 
-    # THEN the contract check names both
+    # THEN the contract check names each
     problems = contract_problems(broken)
     assert any("$.attempt.training_jobname" in p for p in problems), problems
     assert any("$.evaluation.endpoint_state" in p for p in problems), problems
+    assert any("$.failed_trials.reason[0]" in p for p in problems), problems
+    assert any("$.plan.mode[0]" in p for p in problems), problems
 
 
 def test_every_failed_step_the_definition_can_name_has_advice_and_no_advice_is_dead() -> None:
@@ -172,12 +183,110 @@ def test_states_that_code_names_exist_and_each_job_kind_has_one_task() -> None:
     assert resources.count("arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync") == 1
 
 
-def test_every_task_of_one_service_retries_the_same_way() -> None:
+# Step Functions names errors by integration: the optimized SageMaker integration raises the Java SDK's
+# names (SageMaker.AmazonSageMakerException for what the model does not declare), an aws-sdk task
+# raises SageMaker.SageMakerException for those ("AWS SDK service integrations", Step Functions guide).
+INTEGRATION_ERRORS = {
+    "sagemaker": "SageMaker.AmazonSageMakerException",
+    "aws-sdk:sagemaker": "SageMaker.SageMakerException",
+}
+# Tasks whose errors are their answer: DescribeEndpoint's "Could not find endpoint" means "deleted",
+# and a retry on its error name (shared with throttling) would retry that answer.
+ANSWER_IN_THE_ERROR = {"Is the failed endpoint gone?"}
+
+
+def _integration(resource: str) -> str:
+    if ":lambda:" in resource:
+        return "lambda"
+    return "aws-sdk:sagemaker" if ":aws-sdk:sagemaker:" in resource else "sagemaker"
+
+
+def test_every_task_of_one_integration_retries_the_same_way_on_names_it_raises() -> None:
     # ASL has no shared blocks, so a Retry is repeated per task; this keeps the copies identical.
-    retries: dict[str, list[str]] = {}
-    for state in load_definition()["States"].values():
-        if state["Type"] == "Task":
-            service = "lambda" if ":lambda:" in state["Resource"] else "sagemaker"
-            retries.setdefault(service, []).append(json.dumps(state.get("Retry"), sort_keys=True))
-    for service, blocks in retries.items():
-        assert len(set(blocks)) == 1, f"{service} tasks retry differently: {set(blocks)}"
+    retries: dict[str, set[str]] = {}
+    for name, state in load_definition()["States"].items():
+        if state["Type"] == "Task" and name not in ANSWER_IN_THE_ERROR:
+            integration = _integration(state["Resource"])
+            retries.setdefault(integration, set()).add(json.dumps(state.get("Retry"), sort_keys=True))
+    assert all(len(blocks) == 1 for blocks in retries.values()), retries
+    for integration, unmodelled in INTEGRATION_ERRORS.items():
+        [block] = retries[integration]
+        named = {error for retry in json.loads(block) for error in retry["ErrorEquals"]}
+        assert unmodelled in named, f"{integration} tasks do not retry {unmodelled}"
+        assert not named & (set(INTEGRATION_ERRORS.values()) - {unmodelled}), (
+            f"{integration} retries a name it never raises"
+        )
+
+
+def test_a_task_whose_error_is_its_answer_has_no_retry_and_reads_every_error() -> None:
+    states = load_definition()["States"]
+    for name in ANSWER_IN_THE_ERROR:
+        assert "Retry" not in states[name]
+        [catch] = states[name]["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and states[catch["Next"]]["Type"] == "Choice"
+
+
+def _unguarded(rule: dict[str, Any], guarded: frozenset[str] = frozenset()) -> Iterator[str]:
+    """Cause paths a rule compares without an earlier ``IsPresent: true`` on them in an enclosing And."""
+    if "And" in rule:
+        for inner in rule["And"]:
+            yield from _unguarded(inner, guarded)
+            if inner.get("IsPresent") is True:
+                guarded = guarded | {inner["Variable"]}
+    for inner in rule.get("Or", []) + ([rule["Not"]] if "Not" in rule else []):
+        yield from _unguarded(inner, guarded)
+    variable = rule.get("Variable", "")
+    if variable.endswith(".Cause") and "IsPresent" not in rule and variable not in guarded:
+        yield variable
+
+
+def test_every_choice_on_an_optional_field_checks_it_is_present_first() -> None:
+    # A Catch's output "usually" holds Cause; a Choice that reads a missing path ends the execution
+    # with States.Runtime, which no Catch takes, so the user would get no email.
+    found = [
+        (name, path)
+        for name, state in load_definition()["States"].items()
+        for choice in state.get("Choices", [])
+        for path in _unguarded(choice)
+    ]
+    assert not found
+
+
+def test_the_presence_check_finds_an_unguarded_cause() -> None:
+    broken = copy.deepcopy(load_definition())
+    del broken["States"]["Out of GPU capacity?"]["Choices"][0]["And"][1]
+    assert "$.failure.Cause" in set(_unguarded(broken["States"]["Out of GPU capacity?"]["Choices"][0]))
+
+
+def test_a_failed_endpoint_is_created_again_only_once_it_is_gone_and_the_wait_is_bounded() -> None:
+    states = load_definition()["States"]
+    delete = states["Delete the failed endpoint"]
+    assert delete["Resource"].endswith(":aws-sdk:sagemaker:deleteEndpoint")
+    # Delete → wait → describe; only "Could not find endpoint" leads to Create endpoint
+    assert states[delete["Next"]]["Type"] == "Wait"
+    probe = states[states[delete["Next"]]["Next"]]
+    assert probe["Resource"].endswith(":aws-sdk:sagemaker:describeEndpoint")
+    gone = states[probe["Catch"][0]["Next"]]
+    [to_create] = [c for c in gone["Choices"] if c["Next"] == "Create endpoint"]
+    assert "*Could not find endpoint*" in json.dumps(to_create)
+    # still there (or any other error) → the poll count is checked against the plan's bound before waiting again
+    bound = states[probe["Next"]]
+    assert gone["Default"] == probe["Next"] and bound["Type"] == "Choice"
+    [give_up] = bound["Choices"]
+    assert give_up["NumericGreaterThanEqualsPath"] == "$.plan.endpoint_deletion_polls"
+    assert states[give_up["Next"]]["Next"] == "Deployment failed"
+    assert states[bound["Default"]]["Next"] == delete["Next"]
+    assert "States.MathAdd" in json.dumps(states[bound["Default"]]["Parameters"])
+
+
+def test_a_failed_tuning_job_is_judged_by_its_first_failed_trial() -> None:
+    states = load_definition()["States"]
+    [catch] = states[State.TUNE]["Catch"]
+    reader = states[catch["Next"]]
+    assert reader["Resource"].endswith(":aws-sdk:sagemaker:listTrainingJobsForHyperParameterTuningJob")
+    assert reader["Parameters"]["StatusEquals"] == "Failed"
+    # the trial's summary replaces the generic cause before the GPU capacity check reads it
+    blame = states[states[reader["Next"]]["Choices"][0]["Next"]]
+    assert blame["ResultPath"] == "$.failure" and blame["Next"] == "Out of GPU capacity?"
+    assert states[reader["Next"]]["Default"] == "Out of GPU capacity?"
+    assert reader["Catch"][0]["Next"] == "Out of GPU capacity?" and reader["Catch"][0]["ResultPath"] is None

@@ -1,6 +1,7 @@
 import json
 from datetime import UTC, datetime
 
+from functions.notify.invocation_failure import InvocationRecord, build_invocation_failure_report
 from functions.notify.report import FinalState, build_report
 from tests.helpers.runs import planned_run
 
@@ -110,3 +111,74 @@ def test_subject_is_ascii_and_short_for_sns() -> None:
     state = {"source": "s3://b/incoming/" + "ü" * 150 + "/f.csv", "failure": {"Error": "X"}, "failed_step": "Train"}
     subject = build_report(final(state), failed=True, finished_at=FINISHED).subject
     assert subject.isascii() and len(subject) < 100
+
+
+def _lambda_failure_record(response_payload: dict, *, attempts: int = 3, condition: str = "RetriesExhausted") -> dict:
+    """Lambda's invocation record for an S3 event the ingest function failed to process."""
+    return {
+        "version": "1.0",
+        "timestamp": "2026-11-25T12:04:30.123Z",
+        "requestContext": {
+            "requestId": "e4b46cbf-b738-4b8a-8880-a18cdf61200e",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:dropml-IngestFunction-AbC:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": {
+            "Records": [{"s3": {"bucket": {"name": "uploads"}, "object": {"key": "incoming/penguins/new+batch.csv"}}}]
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": response_payload,
+    }
+
+
+def test_an_ingest_that_ran_out_of_memory_is_an_email_naming_the_file_the_reason_and_the_remedy() -> None:
+    record = InvocationRecord.model_validate(
+        _lambda_failure_record(
+            {
+                "errorType": "Runtime.OutOfMemory",
+                "errorMessage": "RequestId: e4b46cbf-b738-4b8a-8880-a18cdf61200e Error: Runtime exited with error: "
+                "signal: killed",
+            }
+        )
+    )
+
+    report = build_invocation_failure_report(record)
+
+    assert report.subject == "dropml penguins: upload not processed (Runtime.OutOfMemory)"
+    assert report.body.startswith(
+        "s3://uploads/incoming/penguins/new batch.csv could not be processed: the ingest function ran out of "
+        "memory (Runtime.OutOfMemory).\nAttempts: 3 (all attempts failed)."
+    )
+    assert "Function: dropml-IngestFunction-AbC" in report.body
+    assert "Request id: e4b46cbf-b738-4b8a-8880-a18cdf61200e" in report.body
+    assert "MemorySize" in report.body
+    summary = json.loads(report.body.rsplit("Machine-readable summary:\n", 1)[1])
+    assert summary == report.document
+    assert report.document["status"] == "failed"
+    assert report.document["failed_step"] == "ingest"
+    assert report.document["source"] == "s3://uploads/incoming/penguins/new batch.csv"
+    assert report.document["attempts"] == 3
+
+
+def test_an_ingest_bug_is_reported_with_its_own_message_and_where_to_read_more() -> None:
+    record = InvocationRecord.model_validate(
+        _lambda_failure_record({"errorType": "KeyError", "errorMessage": "'label'"}, attempts=1)
+    )
+
+    report = build_invocation_failure_report(record)
+
+    assert "could not be processed: 'label' (KeyError)." in report.body
+    assert "Attempts: 1 (all attempts failed)." in report.body
+    assert "CloudWatch Logs" in report.body
+
+
+def test_notify_tells_a_lambda_failure_record_from_an_execution_state() -> None:
+    from functions.notify.app import NotifyEvent, parse_event
+
+    record = parse_event(_lambda_failure_record({"errorType": "Sandbox.Timedout", "errorMessage": "x"}))
+    state = parse_event({"state": {}, "outcome": "failed"})
+
+    assert isinstance(record, InvocationRecord)
+    assert isinstance(state, NotifyEvent)
+    assert "ran past its timeout (Sandbox.Timedout)" in build_invocation_failure_report(record).body

@@ -1,4 +1,5 @@
 import re
+from typing import Any
 
 import pytest
 
@@ -6,6 +7,7 @@ from core.errors import UserInputError
 from core.names import TRAINING_JOB_NAME_MAX, TUNING_JOB_NAME_MAX
 from core.settings import DatasetSettings
 from functions.prepare.execution_input import parse_execution_input
+from functions.prepare.plan import DEFAULT_STATIC
 from tests.helpers.runs import planned_run
 
 
@@ -33,11 +35,14 @@ def test_without_a_gpu_type_the_first_attempt_is_the_cpu_attempt() -> None:
 
 def test_plan_objective_and_user_hyperparameters() -> None:
     plan = planned_run(DatasetSettings(hyperparameters={"max_depth": 4, "eta": "0.05"})).plan
-    assert plan.objective.model_dump() == {"metric": "validation:mlogloss", "type": "Minimize"}
+    assert plan.tuning_job_config.HyperParameterTuningJobObjective.model_dump() == {
+        "Type": "Minimize",
+        "MetricName": "validation:mlogloss",
+    }
     static = plan.static_hyperparameters
     assert static["objective"] == "multi:softprob" and static["num_class"] == "3"
     assert static["max_depth"] == "4" and static["eta"] == "0.05"
-    searched = [r["Name"] for kind in plan.ranges.model_dump().values() for r in kind]
+    searched = [r["Name"] for kind in plan.tuning_job_config.ParameterRanges.model_dump().values() for r in kind]
     assert "max_depth" not in searched and "eta" not in searched and "subsample" in searched
     channels = {c.ChannelName: c.DataSource.S3DataSource.S3Uri for c in plan.input_data_config}
     assert channels == {
@@ -49,14 +54,91 @@ def test_plan_objective_and_user_hyperparameters() -> None:
     assert plan.output_path == "s3://b/runs/penguins/0123456789ab/jobs/"
     [validation_regex] = [d.Regex for d in plan.metric_definitions if d.Name == "validation:mlogloss"]
     line = "[7]#011train-mlogloss:0.41#011validation-mlogloss:1.5e-02#011validation-merror:0.1"
-    assert re.match(validation_regex, line).group(1) == "1.5e-02"
+    matched = re.match(validation_regex, line)
+    assert matched is not None and matched.group(1) == "1.5e-02"
 
 
-def test_grid_and_hyperband_plans_are_what_sagemaker_accepts() -> None:
-    grid = planned_run(DatasetSettings.model_validate({"tuning": {"strategy": "Grid", "max_jobs": 9}})).plan
-    assert grid.ranges.ContinuousParameterRanges == [] and grid.ranges.CategoricalParameterRanges
-    hyperband = planned_run(DatasetSettings.model_validate({"tuning": {"strategy": "Hyperband"}})).plan
-    assert hyperband.tuning.early_stopping == "Off"
+def tuning_job_config(settings: dict[str, Any]) -> dict[str, Any]:
+    """The HyperParameterTuningJobConfig the Tune state sends, as the run document carries it."""
+    return dict(planned_run(DatasetSettings.model_validate(settings)).to_state()["plan"]["tuning_job_config"])
+
+
+def test_hyperband_states_its_resource_as_boosting_rounds() -> None:
+    # SageMaker infers MaxResource only from epoch-style names, never num_round: the plan must send it
+    config = tuning_job_config({"tuning": {"strategy": "Hyperband"}, "hyperparameters": {"num_round": 300}})
+    assert config["StrategyConfig"] == {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 300}}
+    assert config["TrainingJobEarlyStoppingType"] == "Off"
+    # the default num_round is the resource when the user sets none
+    assert tuning_job_config({"tuning": {"strategy": "Hyperband"}})["StrategyConfig"]["HyperbandStrategyConfig"][
+        "MaxResource"
+    ] == int(DEFAULT_STATIC["num_round"])
+
+
+@pytest.mark.parametrize("strategy", ["Bayesian", "Random", "Grid"])
+def test_other_strategies_send_no_strategy_config(strategy: str) -> None:
+    # "This parameter should be provided only if Hyperband is selected" (the API reference)
+    config = tuning_job_config({"tuning": {"strategy": strategy, "max_jobs": 9}})
+    assert "StrategyConfig" not in config and config["Strategy"] == strategy
+    assert config["TrainingJobEarlyStoppingType"] == "Auto"
+
+
+@pytest.mark.parametrize("rounds", [20_001, "many", 0])
+def test_hyperband_refuses_a_num_round_it_cannot_use_as_its_resource(rounds: object) -> None:
+    with pytest.raises(UserInputError) as error:
+        planned_run(
+            DatasetSettings.model_validate(
+                {"tuning": {"strategy": "Hyperband"}, "hyperparameters": {"num_round": rounds}}
+            )
+        )
+    assert "num_round must be a whole number from 1 to 20,000" in error.value.reason
+
+
+@pytest.mark.parametrize(
+    ("settings", "jobs", "parallel"),
+    [
+        # Grid with eta fixed: max_depth's 3 values are every combination there is
+        (
+            {"tuning": {"strategy": "Grid", "max_jobs": 8, "max_parallel_jobs": 4}, "hyperparameters": {"eta": 0.1}},
+            3,
+            3,
+        ),
+        ({"tuning": {"strategy": "Grid", "max_jobs": 20}}, 9, 2),
+        # Bayesian with every continuous range fixed: max_depth 3..9 is 7 combinations
+        (
+            {
+                "tuning": {"max_jobs": 8},
+                "hyperparameters": {"eta": 0.1, "subsample": 1, "colsample_bytree": 1, "min_child_weight": 1},
+            },
+            7,
+            2,
+        ),
+        # a continuous range left: any budget is searchable
+        ({"tuning": {"max_jobs": 50}, "hyperparameters": {"max_depth": 4}}, 50, 2),
+    ],
+)
+def test_a_budget_above_the_combinations_left_is_lowered_to_them(
+    settings: dict[str, Any], jobs: int, parallel: int
+) -> None:
+    limits = tuning_job_config(settings)["ResourceLimits"]
+    assert limits == {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": parallel}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"tuning": {"strategy": "Grid"}, "hyperparameters": {"eta": 0.1, "max_depth": 4}},
+        {"hyperparameters": {"eta": 0.1, "subsample": 1, "colsample_bytree": 1, "min_child_weight": 1, "max_depth": 4}},
+    ],
+)
+def test_with_no_range_left_the_run_trains_instead_of_tuning(settings: dict[str, Any]) -> None:
+    plan = planned_run(DatasetSettings.model_validate(settings)).plan
+    assert plan.mode == "train"
+    assert plan.static_hyperparameters["eta"] == "0.1" and plan.static_hyperparameters["max_depth"] == "4"
+
+
+def test_the_deletion_of_a_failed_endpoint_is_polled_for_half_an_hour() -> None:
+    run = planned_run()
+    assert run.plan.endpoint_deletion_polls * run.plan.endpoint_poll_seconds == 30 * 60
 
 
 @pytest.mark.parametrize(

@@ -121,7 +121,9 @@ def test_server_defaults_follow_the_sagemaker_contract() -> None:
 
     assert options["bind"] == "0.0.0.0:8080"
     assert options["workers"] == cpu_count() == len(os.sched_getaffinity(0))
-    assert (options["worker_class"], options["threads"]) == ("gthread", 1)
+    # threads for many connections at once (an idle or slow client holds one), and room to keep as many alive
+    assert options["worker_class"] == "gthread"
+    assert options["worker_connections"] - options["threads"] >= options["threads"] >= 256
 
 
 def test_server_settings_come_from_sagemakers_variables() -> None:
@@ -134,3 +136,10 @@ def test_server_settings_come_from_sagemakers_variables() -> None:
     )
 
     assert (options["bind"], options["workers"], options["timeout"]) == ("0.0.0.0:9000", 3, 120)
+
+
+@pytest.mark.parametrize(
+    ("host", "bind"), [("127.0.0.1", "127.0.0.1:9000"), ("::1", "[::1]:9000"), ("", "0.0.0.0:9000")]
+)
+def test_the_listen_address_is_all_interfaces_unless_set(host: str, bind: str) -> None:
+    assert server_options({"SAGEMAKER_BIND_TO_PORT": "9000", "DROPML_BIND_TO_HOST": host})["bind"] == bind

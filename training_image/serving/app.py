@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -51,11 +52,14 @@ class ServingApp:
     """``GET /ping``, ``POST /invocations``, ``GET /execution-parameters`` for one loaded model.
 
     ``workers`` is how many requests the endpoint serves at once, which batch transform reads from
-    ``/execution-parameters`` as ``MaxConcurrentTransforms``.
+    ``/execution-parameters`` as ``MaxConcurrentTransforms``. One app is one worker: its threads read
+    and answer many connections, but it decodes and predicts for one request at a time, so a worker
+    uses one CPU whatever its clients do.
     """
 
     def __init__(self, model: ServedModel, *, workers: int) -> None:
         self.model = model
+        self._one_at_a_time = threading.Lock()
         self.execution_parameters = json.dumps(
             {
                 "MaxConcurrentTransforms": workers,
@@ -96,6 +100,10 @@ class ServingApp:
             # SageMaker's built-in container answers 204 too: batch transform sends an empty file as an
             # empty request and must not fail the whole job over it.
             return "204 No Content", _TEXT, b""
+        with self._one_at_a_time:  # taken once the body is in: a slow client holds only its own thread
+            return self._answer(environ, body)
+
+    def _answer(self, environ: dict[str, Any], body: bytes) -> Response:
         content_type = environ.get("CONTENT_TYPE", "")
         decoder = DECODERS.get(content_type.partition(";")[0].strip().lower())
         if decoder is None:
