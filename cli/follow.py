@@ -24,17 +24,18 @@ class Watched:
     status: str = "RUNNING"
     last_line: str = ""
     run: RunDocument | None = None  # the final run document, once the execution has succeeded
+    states_seen: int = 0  # how many of its entered states have been reported
     seconds: float = 0.0
 
 
-def current_state(stepfunctions: Any, arn: str) -> tuple[str, str] | None:
-    """The name of the state the execution entered last, and the input it entered with."""
-    entered = None
+def states_entered(stepfunctions: Any, arn: str) -> list[tuple[str, str]]:
+    """Every state the execution has entered so far, in order: its name and the input it entered with."""
+    entered = []
     for page in stepfunctions.get_paginator("get_execution_history").paginate(executionArn=arn):
         for event in page["events"]:
             details = event.get("stateEnteredEventDetails")
             if details:
-                entered = (str(details["name"]), str(details.get("input") or "{}"))
+                entered.append((str(details["name"]), str(details.get("input") or "{}")))
     return entered
 
 
@@ -85,15 +86,22 @@ def follow(
             described = stepfunctions.describe_execution(executionArn=watched.arn)
             watched.status = described["status"]
             watched.seconds = time.monotonic() - started
+            # Every state entered since the last look, so a state passed through between two polls (a
+            # GPU attempt that failed at once, say) is reported as the console's history shows it.
+            entered = states_entered(stepfunctions, watched.arn)
+            lines = [progress_line(sagemaker, *state) for state in entered[watched.states_seen :]]
+            watched.states_seen = len(entered)
             if watched.status in TERMINAL:
                 if watched.status == "SUCCEEDED":
                     watched.run = RunDocument.model_validate_json(described["output"])
-                line = f"finished: {watched.status}"
-            else:
-                entered = current_state(stepfunctions, watched.arn)
-                line = progress_line(sagemaker, *entered) if entered else "starting"
-            if line != watched.last_line:
-                say(f"[{watched.seconds:6.1f}s] {watched.label}: {line}")
-                watched.last_line = line
+                lines.append(f"finished: {watched.status}")
+            elif entered and not lines:  # still in the same state: its progress (tuning trials) may move
+                lines.append(progress_line(sagemaker, *entered[-1]))
+            elif not entered:
+                lines.append("starting")
+            for line in lines:
+                if line != watched.last_line:
+                    say(f"[{watched.seconds:6.1f}s] {watched.label}: {line}")
+                    watched.last_line = line
         time.sleep(poll_s)
     raise TimeoutError(f"executions still running after {timeout_s:.0f} s")

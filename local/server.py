@@ -62,7 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         work_dir=state_dir,
         smtp_port=smtp_port,
         run_sagemaker=True,
-        enforce_iam=True,
     )
     stopping = threading.Event()
 

@@ -152,8 +152,8 @@ def _deliver(
     elif service == "sns":
         client.publish(TopicArn=destination, Message=body)
     elif service == "sqs":
-        url = client.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=account)["QueueUrl"]
-        client.send_message(QueueUrl=url, MessageBody=body)
+        # The queue's URL from its ARN, as Lambda addresses it: SendMessage is all the role needs.
+        client.send_message(QueueUrl=f"{client.meta.endpoint_url}/{account}/{resource}", MessageBody=body)
     elif service == "events":
         outcome = "Success" if succeeded else "Failure"
         entry = {

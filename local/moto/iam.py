@@ -2,7 +2,7 @@
 
 moto serves every request unauthenticated unless ``INITIAL_NO_AUTH_ACTION_COUNT`` says otherwise, and
 then judges it with an evaluator the template's policies defeat (see :mod:`local.moto.iam_policies`).
-With :attr:`LocalSettings.enforce_iam` (the local server sets it):
+Wherever the patches are installed (the local server, the in-process ``patched_aws`` fixture):
 
 - every request must be signed by a known key, and its action on each resource it names
   (:mod:`local.moto.iam_requests`), plus the ``iam:PassRole`` a role in it implies, must be allowed;
@@ -28,6 +28,7 @@ import boto3
 from botocore.config import Config
 from moto import settings as moto_settings
 from moto.core import exceptions as moto_exceptions
+from moto.core.models import botocore_stubber
 from moto.core.responses import ActionResult, BaseResponse
 from moto.iam import access_control
 from moto.iam.exceptions import NotFoundException
@@ -246,7 +247,8 @@ _moto_create_aws_request = vars(access_control.IAMRequestBase)["_create_aws_requ
 
 
 def _state_machine_client(region: str, service: str, state_credentials: Any = None) -> Any:
-    """moto's ``boto_client_for`` (which signs with "ak"/"sk"), signing as the state machine's role."""
+    """moto's ``boto_client_for`` (which signs with "ak"/"sk"), signing as the state machine's role: in-process
+    under ``mock_aws`` (whose stubber answers it), over HTTP in the local server."""
     role_arn = str(getattr(state_credentials, "role_arn", "") or "")
     if not role_arn:
         raise ValueError("a Step Functions task has no role to run as")
@@ -254,7 +256,7 @@ def _state_machine_client(region: str, service: str, state_credentials: Any = No
     return boto3.client(
         service,
         region_name=region,
-        endpoint_url=current_settings().endpoint_url,
+        endpoint_url=None if botocore_stubber.enabled else current_settings().endpoint_url,
         aws_access_key_id=keys.access_key_id,
         aws_secret_access_key=keys.secret_access_key,
         aws_session_token=keys.session_token,
@@ -324,8 +326,6 @@ def patch_simulate_principal_policy(replacements: Replacements) -> None:
 
 
 def patch_enforcement(replacements: Replacements) -> None:
-    if not current_settings().enforce_iam:
-        return
     previous = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
     moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
 

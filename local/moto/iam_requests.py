@@ -6,7 +6,8 @@ action's (``Invoke`` for ``lambda:InvokeFunction``, ``HeadBucket`` for ``s3:List
 scoped to ARNs, as the template's are, then never applies. The resource of each operation the stack
 uses is read from the request as the Service Authorization Reference defines it (the function of
 ``lambda:InvokeFunction``, the training job of ``sagemaker:CreateTrainingJob``, the log stream of
-``logs:PutLogEvents``…); an operation not listed here keeps the resource moto gives it (``*`` for most).
+``logs:PutLogEvents``, the queue ``sqs:GetQueueUrl`` names…); an operation not listed here keeps the
+resource moto gives it (``*`` for most).
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ def resources(request: Request, moto_resource: str) -> list[str]:
         found += [str(params[key]) for key in ("stateMachineArn", "executionArn") if isinstance(params.get(key), str)]
     elif request.service == "sns":
         found += [request.form[key][0] for key in ("TopicArn", "TargetArn") if request.form.get(key)]
+    elif request.service == "sqs" and isinstance(params.get("QueueName"), str):  # GetQueueUrl, CreateQueue
+        owner = params.get("QueueOwnerAWSAccountId")
+        account = owner if isinstance(owner, str) and owner else request.account
+        found.append(f"arn:aws:sqs:{request.region}:{account}:{params['QueueName']}")
     elif request.service == "logs" and isinstance(params.get("logGroupName"), str):
         group = f"arn:aws:logs:{arn}:log-group:{params['logGroupName']}"
         stream = params.get("logStreamName")

@@ -26,9 +26,6 @@ class LocalSettings:
     # SageMaker runs for real (local.moto.sagemaker; the local server sets it). Off, SageMaker stays
     # moto's recorder, which in-process tests use to script job statuses.
     run_sagemaker: bool = False
-    # IAM judges every request as AWS does (local.moto.iam; the local server sets it). Off, moto serves
-    # every request unsigned and unchecked, which in-process tests of other behaviours rely on.
-    enforce_iam: bool = False
 
 
 class Replacements:

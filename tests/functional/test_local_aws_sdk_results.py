@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.helpers.local import ACCOUNT, PatchedAws, wait_for
+from tests.helpers.local import PatchedAws, create_role, wait_for
 
 
 def test_an_aws_sdk_result_with_timestamps_goes_through_json_to_string(patched_aws: PatchedAws) -> None:
@@ -29,10 +29,13 @@ def test_an_aws_sdk_result_with_timestamps_goes_through_json_to_string(patched_a
             }
         },
     }
+    # its role may list buckets, which is all it does (ListBuckets has no resource-level permissions)
+    lists = [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]
+    role = create_role(patched_aws.client("iam"), "dropml-states-sdk-json", "states.amazonaws.com", lists)
     sfn = patched_aws.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name="sdk-json", definition=json.dumps(definition), roleArn=f"arn:aws:iam::{ACCOUNT}:role/dropml-states"
-    )["stateMachineArn"]
+    machine = sfn.create_state_machine(name="sdk-json", definition=json.dumps(definition), roleArn=role)[
+        "stateMachineArn"
+    ]
 
     # WHEN it runs
     execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]

@@ -31,6 +31,7 @@ def _queue_the_function_may_send_to(aws: PatchedAws, name: str) -> tuple[str, st
         PolicyDocument=json.dumps(
             {
                 "Version": "2012-10-17",
+                # SendMessage is all Lambda needs to deliver to a queue destination
                 "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn}],
             }
         ),

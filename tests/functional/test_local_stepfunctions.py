@@ -11,15 +11,43 @@ import pytest
 from moto.sagemaker.models import sagemaker_backends
 
 from local.moto import JobKind, describe_job_in_moto, use_sagemaker_job_source
-from tests.helpers.local import ACCOUNT, REGION, PatchedAws, create_function, wait_for
+from tests.helpers.local import ACCOUNT, REGION, PatchedAws, create_function, create_role, wait_for
 
-ROLE = f"arn:aws:iam::{ACCOUNT}:role/dropml-states"
+TRAINING_ROLE = f"arn:aws:iam::{ACCOUNT}:role/dropml-training"
+"""The role the state machines hand their SageMaker jobs (moto's records run nothing as it)."""
 
 
-def _state_machine(aws: PatchedAws, definition: dict[str, Any], name: str = "test") -> str:
-    arn = aws.client("stepfunctions").create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
-        "stateMachineArn"
+def _sagemaker(kind: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
+
+
+def _creates(kind: str, name: str) -> list[dict[str, Any]]:
+    """What a state machine needs to create one SageMaker job that runs as :data:`TRAINING_ROLE`."""
+    action = {
+        "training-job": "sagemaker:CreateTrainingJob",
+        "hyper-parameter-tuning-job": "sagemaker:CreateHyperParameterTuningJob",
+    }
+    return [
+        {"Effect": "Allow", "Action": action[kind], "Resource": _sagemaker(kind, name)},
+        {
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": TRAINING_ROLE,
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        },
     ]
+
+
+def _state_machine(
+    aws: PatchedAws, definition: dict[str, Any], allowed: list[dict[str, Any]] | None = None, name: str = "test"
+) -> str:
+    """A state machine whose role is allowed exactly ``allowed`` (nothing when None), as its tasks run as it."""
+    iam = aws.client("iam")
+    role = create_role(iam, f"dropml-states-{name}", "states.amazonaws.com", allowed or [])
+    if TRAINING_ROLE in json.dumps(definition):  # the role its SageMaker jobs are handed
+        create_role(iam, TRAINING_ROLE.rsplit("/", 1)[1], "sagemaker.amazonaws.com", [])
+    sfn = aws.client("stepfunctions")
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
     return str(arn)
 
 
@@ -62,7 +90,9 @@ def test_a_lambda_task_retries_and_catches_the_functions_error_type(patched_aws:
             "Refused": {"Type": "Pass", "End": True},
         },
     }
-    arn = _state_machine(patched_aws, definition)
+    arn = _state_machine(
+        patched_aws, definition, [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}]
+    )
 
     # WHEN it runs
     execution = patched_aws.client("stepfunctions").start_execution(stateMachineArn=arn, input="{}")
@@ -81,7 +111,7 @@ def test_a_lambda_task_retries_and_catches_the_functions_error_type(patched_aws:
 TRAINING_JOB = {
     "TrainingJobName.$": "States.Format('{}-train', $$.Execution.Name)",
     "AlgorithmSpecification": {"TrainingImage": "dropml-xgboost:latest", "TrainingInputMode": "File"},
-    "RoleArn": ROLE,
+    "RoleArn": TRAINING_ROLE,
     "OutputDataConfig": {"S3OutputPath": "s3://bucket/runs/models/"},
     "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
     "StoppingCondition": {"MaxRuntimeInSeconds": 600},
@@ -140,7 +170,7 @@ def test_training_sync_waits_for_the_job_then_returns_describe_training_job(
     patched_aws: PatchedAws, movable_status: MovableStatus
 ) -> None:
     # GIVEN a running execution whose training job is in progress
-    arn = _state_machine(patched_aws, _training_definition())
+    arn = _state_machine(patched_aws, _training_definition(), _creates("training-job", "run-1-train"))
     sfn = patched_aws.client("stepfunctions")
     execution_arn = sfn.start_execution(stateMachineArn=arn, name="run-1", input="{}")["executionArn"]
     wait_for(lambda: len(movable_status.polled) >= 2, what="the job to be polled twice")
@@ -163,7 +193,7 @@ def test_training_sync_waits_for_the_job_then_returns_describe_training_job(
 def test_a_failed_training_job_is_a_catchable_task_failure_with_its_reason(
     patched_aws: PatchedAws, movable_status: MovableStatus
 ) -> None:
-    arn = _state_machine(patched_aws, _training_definition())
+    arn = _state_machine(patched_aws, _training_definition(), _creates("training-job", "run-2-train"))
     sfn = patched_aws.client("stepfunctions")
     execution_arn = sfn.start_execution(stateMachineArn=arn, name="run-2", input="{}")["executionArn"]
     wait_for(lambda: movable_status.polled, what="the job to be polled")
@@ -200,7 +230,7 @@ def test_tuning_sync_with_moto_records_returns_describe_tuning_job(patched_aws: 
             }
         },
     }
-    arn = _state_machine(patched_aws, definition)
+    arn = _state_machine(patched_aws, definition, _creates("hyper-parameter-tuning-job", "tune-1"))
 
     execution_arn = patched_aws.client("stepfunctions").start_execution(stateMachineArn=arn, input="{}")["executionArn"]
 
@@ -222,7 +252,8 @@ def _single_task(resource: str, parameters: dict[str, Any]) -> dict[str, Any]:
 
 def test_request_response_returns_the_create_answer_without_waiting(patched_aws: PatchedAws) -> None:
     parameters = {**{k: v for k, v in TRAINING_JOB.items() if k != "TrainingJobName.$"}, "TrainingJobName": "rr-1"}
-    arn = _state_machine(patched_aws, _single_task("arn:aws:states:::sagemaker:createTrainingJob", parameters))
+    resource = "arn:aws:states:::sagemaker:createTrainingJob"
+    arn = _state_machine(patched_aws, _single_task(resource, parameters), _creates("training-job", "rr-1"))
 
     execution = patched_aws.client("stepfunctions").start_execution(stateMachineArn=arn, input="{}")
 
@@ -241,7 +272,7 @@ def test_wait_for_task_token_resumes_when_the_token_is_returned(patched_aws: Pat
         "HyperParameters": {"task_token.$": "$$.Task.Token"},
     }
     resource = "arn:aws:states:::sagemaker:createTrainingJob.waitForTaskToken"
-    arn = _state_machine(patched_aws, _single_task(resource, parameters))
+    arn = _state_machine(patched_aws, _single_task(resource, parameters), _creates("training-job", "token-1"))
     sfn = patched_aws.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")
     jobs = sagemaker_backends[ACCOUNT][REGION].training_jobs
@@ -294,7 +325,21 @@ def test_sagemaker_errors_carry_the_names_step_functions_gives_them(patched_aws:
         },
         "Done": {"Type": "Succeed"},
     }
-    arn = _state_machine(patched_aws, {"StartAt": "Sdk", "States": states})
+    # each call is allowed, so that what each task meets is SageMaker's error, not IAM's
+    allowed: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Action": "sagemaker:DescribeEndpoint", "Resource": _sagemaker("endpoint", "nope")},
+        {
+            "Effect": "Allow",
+            "Action": "sagemaker:DescribeHyperParameterTuningJob",
+            "Resource": _sagemaker("hyper-parameter-tuning-job", "nope"),
+        },
+        {
+            "Effect": "Allow",
+            "Action": "sagemaker:CreateEndpoint",
+            "Resource": [_sagemaker("endpoint", "e"), _sagemaker("endpoint-config", "nope")],
+        },
+    ]
+    arn = _state_machine(patched_aws, {"StartAt": "Sdk", "States": states}, allowed)
 
     # WHEN it runs
     execution = patched_aws.client("stepfunctions").start_execution(stateMachineArn=arn, input="{}")
@@ -319,25 +364,31 @@ def test_sagemaker_errors_carry_the_names_step_functions_gives_them(patched_aws:
 
 
 @pytest.mark.parametrize(
-    "state",
+    ("state", "allowed"),
     [
-        {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
-            "Parameters": {"EndpointName.$": "$.endpoint.name"},
-        },
-        {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::aws-sdk:sagemaker:listEndpoints",
-            "Parameters": {},
-            "ResultSelector": {"first.$": "$.Endpoints[0].EndpointName.Missing"},
-        },
-        {"Type": "Pass", "Parameters": {"name.$": "$.endpoint.name"}},
+        (  # fails before the call: the role may make none
+            {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+                "Parameters": {"EndpointName.$": "$.endpoint.name"},
+            },
+            [],
+        ),
+        (  # fails on the answer: the call is allowed (ListEndpoints has no resource-level permissions)
+            {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sagemaker:listEndpoints",
+                "Parameters": {},
+                "ResultSelector": {"first.$": "$.Endpoints[0].EndpointName.Missing"},
+            },
+            [{"Effect": "Allow", "Action": "sagemaker:ListEndpoints", "Resource": "*"}],
+        ),
+        ({"Type": "Pass", "Parameters": {"name.$": "$.endpoint.name"}}, []),
     ],
     ids=["parameters", "result-selector", "pass"],
 )
 def test_a_missing_path_is_states_runtime_which_states_all_does_not_catch(
-    patched_aws: PatchedAws, state: dict[str, Any]
+    patched_aws: PatchedAws, state: dict[str, Any], allowed: list[dict[str, Any]]
 ) -> None:
     handlers = {
         "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2, "IntervalSeconds": 1}],
@@ -347,7 +398,7 @@ def test_a_missing_path_is_states_runtime_which_states_all_does_not_catch(
         "StartAt": "Read",
         "States": {"Read": {**state, **handlers, "End": True}, "Caught": {"Type": "Succeed"}},
     }
-    arn = _state_machine(patched_aws, definition)
+    arn = _state_machine(patched_aws, definition, allowed)
 
     execution = patched_aws.client("stepfunctions").start_execution(stateMachineArn=arn, input='{"run": 1}')
     described = _finished(patched_aws, execution["executionArn"])

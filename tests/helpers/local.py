@@ -87,6 +87,22 @@ def create_function(
     return str(created["FunctionArn"])
 
 
+def create_role(iam_client: Any, name: str, service: str, statements: list[dict[str, Any]]) -> str:
+    """A role ``service`` (``states.amazonaws.com``) may assume, allowed exactly ``statements`` and nothing
+    else (none: it may do nothing): local mode's IAM holds what runs as it to its policy, as AWS does."""
+    trust = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    role = iam_client.create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+    )["Role"]["Arn"]
+    if statements:
+        iam_client.put_role_policy(
+            RoleName=name,
+            PolicyName="least-privilege",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+        )
+    return str(role)
+
+
 def wait_for(condition: Callable[[], Any], *, timeout_s: float = 30.0, what: str = "condition") -> Any:
     """Poll ``condition`` until it returns something truthy; fail the test after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
