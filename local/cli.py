@@ -20,7 +20,10 @@ def register(subparsers: Any) -> None:
 
     up = commands.add_parser("up", help="start local mode in the background and deploy template.yaml")
     _port_option(up)
-    up.add_argument("--email", default=stack.DEFAULT_EMAIL, help="the NotificationEmail parameter")
+    up.add_argument(
+        "--email",
+        help=f"the NotificationEmail parameter (default {stack.DEFAULT_EMAIL}); a kept stack keeps its own",
+    )
     up.set_defaults(run=run_up)
 
     down = commands.add_parser(

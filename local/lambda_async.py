@@ -88,10 +88,13 @@ def process_event(
     queued_at: float,
     stopped: threading.Event,
 ) -> EventOutcome | None:
-    """Run ``attempt`` until it succeeds or the policy gives up; None when ``stopped`` is set while waiting
-    (local mode is shutting down: the queue goes with it, as an event would not outlive its account)."""
+    """Run ``attempt`` until it succeeds or the policy gives up; None when ``stopped`` is set before an
+    attempt or while waiting for one (local mode is shutting down: the queue goes with it, as an event
+    would not outlive its account)."""
     attempts = 0
     while True:
+        if stopped.is_set():
+            return None
         invocation = attempt()
         attempts += 1
         if invocation.function_error is None:
@@ -105,11 +108,9 @@ def process_event(
             return None
 
 
-def invocation_record(
-    outcome: EventOutcome, *, function_arn: str, version: str, event: object, timestamp: datetime | None = None
-) -> dict[str, Any]:
+def invocation_record(outcome: EventOutcome, *, function_arn: str, version: str, event: object) -> dict[str, Any]:
     """The JSON Lambda sends to a destination (``version`` 1.0 of the record)."""
-    when = (timestamp or datetime.now(UTC)).astimezone(UTC)
+    when = datetime.now(UTC)
     response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": version}
     if outcome.last.function_error:
         response_context["functionError"] = outcome.last.function_error

@@ -9,8 +9,14 @@ it. The outcome is shaped like the Invoke API's: a JSON payload, or an error pay
 The memory size is enforced as Lambda's cgroup does, on resident memory, not on address space
 (numpy and polars reserve far more virtual memory than they use, so ``RLIMIT_AS`` would kill healthy
 functions). Local mode cannot create cgroups, so the child's process tree is sampled every
-:data:`MEMORY_SAMPLE_S` and killed past the limit, and the child's exact high-water mark
-(``ru_maxrss``) is checked when it ends, so a burst between two samples is still an out-of-memory.
+:data:`MEMORY_SAMPLE_S` and killed past the limit, and the child's exact high-water mark (``VmHWM``,
+which the bootstrap reports; :func:`local.lambda_bootstrap.peak_rss_bytes` says why not ``ru_maxrss``)
+is checked when it ends, so a burst between two samples is still an out-of-memory.
+
+The child leads a process group of its own, and the group is killed however the invocation ends (the
+handler returned, or a limit was hit): what the handler started in the background ends with it, as
+Lambda freezes or ends the sandbox after the response. Only a descendant that leaves the group
+(``setsid``) and outlives the child escapes: local mode has no cgroup to hold the sandbox in.
 
 Not emulated: there are no warm containers (every invocation is a cold start) and no layers. The
 interpreter is local mode's own, so dependencies come from its environment rather than from the package.
@@ -18,6 +24,7 @@ interpreter is local mode's own, so dependencies come from its environment rathe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -67,9 +74,9 @@ class FunctionAwsSettings:
 
     endpoint_url: str
     region: str
-    access_key_id: str = "testing"
-    secret_access_key: str = "testing"
-    session_token: str = "testing"
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,7 @@ def _run_child(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed with whatever it left running
         )
         watched = watch(process, timeout_s=spec.timeout_s, limit_bytes=spec.memory_mb * _MIB)
     duration_ms = (time.monotonic() - started) * 1000
@@ -205,19 +213,20 @@ def _run_child(
     return ended(outcome["payload"], None)
 
 
-def watch(
-    process: subprocess.Popen[bytes], *, timeout_s: float, limit_bytes: int, sample_s: float = MEMORY_SAMPLE_S
-) -> Watched:
-    """Wait for ``process``, killing its whole tree past ``timeout_s`` or past ``limit_bytes`` resident."""
+def watch(process: subprocess.Popen[bytes], *, timeout_s: float, limit_bytes: int) -> Watched:
+    """Wait for ``process``, killing its whole tree past ``timeout_s`` or past ``limit_bytes`` resident, and
+    its process group (what it left running in the background) when it exits."""
     deadline = time.monotonic() + timeout_s
     root = psutil.Process(process.pid)
     peak = 0
     while True:
         try:
-            process.wait(timeout=sample_s)
-            return Watched(Ending.EXITED, peak)
+            process.wait(timeout=MEMORY_SAMPLE_S)
         except subprocess.TimeoutExpired:
             pass
+        else:
+            _kill_group(process.pid)
+            return Watched(Ending.EXITED, peak)
         resident = tree_rss_bytes(root)
         peak = max(peak, resident)
         if resident > limit_bytes:
@@ -228,6 +237,7 @@ def watch(
             continue
         _kill_tree(root)
         process.wait()
+        _kill_group(process.pid)
         return Watched(ending, peak)
 
 
@@ -257,6 +267,12 @@ def _kill_tree(root: psutil.Process) -> None:
             member.kill()
         except psutil.NoSuchProcess:
             continue
+
+
+def _kill_group(group: int) -> None:
+    """SIGKILL what is left of the child's process group (named by its leader's pid) once the child ended."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # nothing is left in it
+        os.killpg(group, signal.SIGKILL)
 
 
 def _exit_status(returncode: int) -> str:

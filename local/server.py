@@ -6,8 +6,9 @@ process. Everything it starts (Lambda children, the sink) lives and dies with it
 
 What it holds outlives it (:mod:`local.server_state`): the state saved in ``D`` is loaded before it
 serves, and SIGTERM (``dropml local down``) ends the runs in flight as AWS would end runs whose jobs
-and functions died, saves, and only then stops serving; the ready file is written once the saved
-endpoints serve again.
+and functions died, saves, and only then stops serving. The ready file is written once the saved
+records are back; the saved endpoints come back ``Creating`` and are ``InService`` once their servers
+answer, in the background.
 """
 
 from __future__ import annotations
@@ -34,15 +35,18 @@ from local.stack import HOST, READY_FILE
 
 
 class _CountingApp:
-    """The WSGI app, counting requests: an autosave is due only when something may have changed."""
+    """The WSGI app, counting requests: an autosave is due only when something may have changed. A request
+    is counted once the app has handled it, so an autosave taken while it ran is followed by another."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self._app = app
         self.requests = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        self.requests += 1
-        return self._app(environ, start_response)
+        try:
+            return self._app(environ, start_response)
+        finally:
+            self.requests += 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -87,18 +87,18 @@ def save(state_dir: Path, engine: LocalSageMaker | None) -> float:
     return time.monotonic() - started
 
 
-def drain(engine: LocalSageMaker | None, timeout_s: float = DRAIN_TIMEOUT_S) -> list[str]:
+def drain(engine: LocalSageMaker | None) -> list[str]:
     """End the runs in flight as AWS would if their jobs and functions died: kill the Lambda invocations
     running now, stop every running training and tuning job (again while the drain lasts, so a retry or a
     CPU fallback started meanwhile is stopped too), and wait until no execution and no job runs, at most
-    ``timeout_s``. Returns the executions still running at the deadline (saved RUNNING, failed at load).
+    :data:`DRAIN_TIMEOUT_S`. Returns the executions still running at the deadline (saved RUNNING, failed at load).
 
     The invocations started after the kill (the runs' failure notifications) are left to finish.
     """
     for invocation in _lambda_invocations():
         with contextlib.suppress(psutil.NoSuchProcess):
             invocation.kill()
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
     while True:
         if engine is not None:
             sagemaker_state.stop_running_jobs(engine)

@@ -30,6 +30,7 @@ import psutil
 
 from core.errors import UserInputError
 from local import deploy
+from local.credentials import FAKE_CREDENTIALS
 from local.ports import is_listening
 from local.sagemaker.processes import stop_recorded
 
@@ -37,11 +38,6 @@ DEFAULT_PORT = 4566
 HOST = "127.0.0.1"
 READY_FILE = "server.json"  # written by the server once its patches are installed: pid and SMTP port
 REGION = "us-east-1"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
 DEFAULT_EMAIL = "you@example.com"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _START_TIMEOUT_S = 60.0
@@ -123,8 +119,11 @@ def stack_for(port: int, state_home: Path | None = None) -> LocalStack:
     return LocalStack(port=port, state_dir=(state_home or home()) / f"local-{port}")
 
 
-def up(port: int = DEFAULT_PORT, *, email: str = DEFAULT_EMAIL, state_home: Path | None = None) -> LocalStack:
-    """Start the server for ``port`` in the background, deploy the template, return when ready."""
+def up(port: int = DEFAULT_PORT, *, email: str | None = None, state_home: Path | None = None) -> LocalStack:
+    """Start the server for ``port`` in the background, deploy the template, return when ready.
+
+    ``email`` is the NotificationEmail parameter (default :data:`DEFAULT_EMAIL`); a stack kept from the
+    last ``down`` keeps its own, so another one given for it is refused."""
     stack = stack_for(port, state_home)
     if stack.server_process() is not None:
         raise UserInputError(f"local mode is already running on port {port} (dropml local down --port {port})")
@@ -135,7 +134,22 @@ def up(port: int = DEFAULT_PORT, *, email: str = DEFAULT_EMAIL, state_home: Path
     stop_recorded(stack.state_dir)  # what a server that was killed left running
 
     start_server(stack)
-    if _deployed(stack):
+    deployed = _deployed(stack)
+    if deployed is not None:
+        kept_email = next(
+            (
+                item["ParameterValue"]
+                for item in deployed.get("Parameters", [])
+                if item["ParameterKey"] == "NotificationEmail"
+            ),
+            None,
+        )
+        if email is not None and kept_email is not None and email != kept_email:
+            down(port, state_home=state_home)
+            raise UserInputError(
+                f"the stack kept on port {port} emails {kept_email}; to change it, start clean with "
+                f"dropml local down --discard --port {port}, then up --email {email}"
+            )
         return stack
     (stack.state_dir / DEPLOYMENT_FILE).unlink(missing_ok=True)
     try:
@@ -143,7 +157,7 @@ def up(port: int = DEFAULT_PORT, *, email: str = DEFAULT_EMAIL, state_home: Path
             session=stack.session(),
             endpoint_url=stack.endpoint_url,
             repo_root=REPO_ROOT,
-            notification_email=email,
+            notification_email=email or DEFAULT_EMAIL,
         )
     except Exception:
         down(port, state_home=state_home, discard=True)
@@ -154,17 +168,17 @@ def up(port: int = DEFAULT_PORT, *, email: str = DEFAULT_EMAIL, state_home: Path
     return stack
 
 
-def _deployed(stack: LocalStack) -> bool:
-    """Whether the stack recorded in the folder is still there (kept from the last ``down``)."""
+def _deployed(stack: LocalStack) -> dict[str, Any] | None:
+    """The stack recorded in the folder, if it is still there (kept from the last ``down``)."""
     deployment = stack.deployment()
     if deployment is None:
-        return False
+        return None
     cloudformation = stack.session().client("cloudformation", endpoint_url=stack.endpoint_url)
     try:
         found = cloudformation.describe_stacks(StackName=deployment["stack_name"])["Stacks"]
     except cloudformation.exceptions.ClientError:
-        return False
-    return bool(found) and found[0]["StackStatus"] == "CREATE_COMPLETE"
+        return None
+    return dict(found[0]) if found and found[0]["StackStatus"] == "CREATE_COMPLETE" else None
 
 
 def start_server(stack: LocalStack) -> None:
@@ -237,16 +251,21 @@ def _stop_tree(process: psutil.Process, *, graceful: bool) -> None:
     """Stop a process and all its descendants; kill whatever is left after a grace period.
 
     Graceful: only the server is asked to stop (SIGTERM), and given the time to drain and save; the
-    children it started are stopped by it, and whatever it left behind is stopped after it exits.
+    children it started are stopped by it, and whatever it left behind is stopped after it exits: those
+    listed before, and those started meanwhile (Lambda invocations during the drain), found by the
+    server's session once it has exited and they are no longer its children.
     """
     try:
         family = [process, *process.children(recursive=True)]
-    except psutil.NoSuchProcess:
+        leader = os.getsid(process.pid) == process.pid  # started by start_server, in a session of its own
+    except (psutil.NoSuchProcess, ProcessLookupError):
         return
     if graceful:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.terminate()
         psutil.wait_procs([process], timeout=_GRACEFUL_STOP_TIMEOUT_S)
+        if leader:
+            family += [member for member in _session(process.pid) if member not in family]
     for member in family:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.terminate()
@@ -255,6 +274,16 @@ def _stop_tree(process: psutil.Process, *, graceful: bool) -> None:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.kill()
     psutil.wait_procs(alive, timeout=_STOP_TIMEOUT_S)
+
+
+def _session(session_id: int) -> list[psutil.Process]:
+    """The processes left in a session (what a server that exited had started)."""
+    found = []
+    for candidate in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getsid(candidate.pid) == session_id:
+                found.append(candidate)
+    return found
 
 
 def status(port: int = DEFAULT_PORT, *, state_home: Path | None = None) -> dict[str, Any] | None:

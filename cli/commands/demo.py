@@ -2,7 +2,8 @@
 
 Starts local mode, deploys ``template.yaml``, drops each bundled dataset (with its ``dropml.json``)
 into ``incoming/`` as a user would, follows every execution live, prints a summary and where the
-emails are, calls each endpoint with a raw record, and stops local mode again.
+emails are, calls each endpoint with a raw record, and stops local mode again, discarding what it held
+(``--keep`` leaves it running instead).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import csv
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"local mode keeps running: dropml local status --port {port}")
             print(f"stop it with: dropml local down --port {port}")
         else:
-            stack.down(port)
+            stack.down(port, discard=True)
+            print("local mode stopped; what it held (emails included) is discarded: --keep leaves it running")
 
 
 def _demo(local: stack.LocalStack, began: float) -> int:
@@ -57,6 +60,8 @@ def _demo(local: stack.LocalStack, began: float) -> int:
     print(f"deployed: bucket {bucket}, state machine {machine.rsplit(':', 1)[1]}", flush=True)
 
     uploads = {}
+    # What the trigger starts from here on; a stack kept from before may hold earlier runs of the datasets.
+    since = datetime.now(UTC).replace(microsecond=0)
     for folder in sorted(p for p in DATASETS.iterdir() if p.is_dir()):
         [data] = sorted(folder.glob("*.csv"))
         s3.put_object(
@@ -66,7 +71,7 @@ def _demo(local: stack.LocalStack, began: float) -> int:
         uploads[folder.name] = data
         print(f"uploaded s3://{bucket}/incoming/{folder.name}/{data.name}", flush=True)
 
-    watched = [Watched(label=name, arn=_execution_for(stepfunctions, machine, name)) for name in uploads]
+    watched = [Watched(label=name, arn=_execution_for(stepfunctions, machine, name, since)) for name in uploads]
     follow(stepfunctions=stepfunctions, sagemaker=sagemaker, executions=watched, say=print, timeout_s=TIMEOUT_S)
 
     print()
@@ -98,12 +103,13 @@ def _demo(local: stack.LocalStack, began: float) -> int:
     return 1 if failures else 0
 
 
-def _execution_for(stepfunctions: Any, machine: str, dataset: str, timeout_s: float = 60.0) -> str:
-    """The execution the S3 trigger started for a dataset (its name starts with the dataset's slug)."""
+def _execution_for(stepfunctions: Any, machine: str, dataset: str, since: datetime, timeout_s: float = 60.0) -> str:
+    """The execution the S3 trigger started for a dataset (its name starts with the dataset's slug) at
+    ``since`` or later: one started before is an earlier run's."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for execution in stepfunctions.list_executions(stateMachineArn=machine)["executions"]:
-            if execution["name"].startswith(f"{slug(dataset, 60)}-"):
+            if execution["name"].startswith(f"{slug(dataset, 60)}-") and execution["startDate"] >= since:
                 return str(execution["executionArn"])
         time.sleep(0.2)
     raise TimeoutError(f"no execution started for {dataset} within {timeout_s:.0f} s")

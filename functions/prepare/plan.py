@@ -14,6 +14,7 @@ from typing import Any, Literal
 from core.container import DATA_CHANNELS, SCHEMA_CHANNEL, metric_definitions
 from core.errors import UserInputError
 from core.names import ENDPOINT_NAME_MAX, MODEL_NAME_MAX, TRAINING_JOB_NAME_MAX, TUNING_JOB_NAME_MAX, slug
+from core.parameter_ranges import combinations
 from core.problems import PROBLEMS
 from core.schema import Schema
 from core.settings import DatasetSettings, TuningSettings
@@ -100,22 +101,6 @@ def tuning_ranges(fixed: set[str], strategy: str) -> dict[str, list[dict[str, An
     """The search space for the strategy, without the hyperparameters the user fixed."""
     space = GRID_RANGES if strategy == "Grid" else DEFAULT_RANGES
     return {kind: [r for r in ranges if r["Name"] not in fixed] for kind, ranges in space.items()}
-
-
-def combinations(ranges: dict[str, list[dict[str, Any]]]) -> float:
-    """How many distinct hyperparameter combinations the ranges hold (``math.inf`` with a continuous one).
-
-    SageMaker refuses a tuning job whose MaxNumberOfTrainingJobs exceeds this ("You don't have enough
-    combinations of hyperparameter ranges…"), so the plan never asks for more.
-    """
-    if ranges["ContinuousParameterRanges"]:
-        return math.inf
-    count = 1
-    for integer in ranges["IntegerParameterRanges"]:
-        count *= int(integer["MaxValue"]) - int(integer["MinValue"]) + 1
-    for categorical in ranges["CategoricalParameterRanges"]:
-        count *= len(categorical["Values"])
-    return count
 
 
 def _searched(ranges: dict[str, list[dict[str, Any]]]) -> bool:

@@ -12,6 +12,10 @@ thread of its own, retried and handed to its EventInvokeConfig's destinations as
 :mod:`local.lambda_async` describes. The record goes out through the embedded AWS's own API with the
 function's credentials, so a role that may not reach its destination is refused as on AWS; a delivery
 that fails is written to the function's log group (AWS counts it in ``DestinationDeliveryFailures``).
+An attempt that local mode itself cannot run (the package does not unpack, the role gives no credentials)
+is a function error, logged to the function's log group, retried and recorded as one. Uninstalling the
+patches drops the queued events: none is attempted or delivered after it, and restore waits (a bounded
+time) for the events' threads to end.
 Destinations may be Lambda functions, SNS topics, SQS queues and EventBridge buses; an S3 bucket
 destination is not emulated (its delivery failure is logged).
 """
@@ -19,6 +23,7 @@ destination is not emulated (its delivery failure is logged).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 import time
@@ -37,9 +42,14 @@ from local.moto.role_sessions import role_credentials
 from local.moto.state import Replacements, current_settings
 
 _LOG_TAIL_BYTES: Final = 4096
+_RESTORE_JOIN_S: Final = 10.0
+"""How long uninstalling waits, in all, for the threads of queued events (one may be inside an attempt)."""
 _uninstalled = threading.Event()
 """Set when the patches that queued an event are uninstalled (one Event per installation, taken by each
 event when it is queued), so an event waiting for a retry is dropped, not run against an AWS that is gone."""
+_workers: list[threading.Thread] = []
+"""The threads of this installation's queued events (one list per installation, as ``_uninstalled``)."""
+_workers_lock = threading.Lock()
 
 
 def _run_function(
@@ -47,6 +57,7 @@ def _run_function(
 ) -> tuple[lambda_runner.Invocation, lambda_runner.FunctionAwsSettings]:
     """Run one attempt; also return the credentials it ran with, which a destination's record goes out with."""
     settings = current_settings()
+    aws = _function_aws(function)
     spec = lambda_runner.FunctionSpec(
         name=function.function_name,
         arn=function.function_arn,
@@ -56,14 +67,6 @@ def _run_function(
         environment={key: str(value) for key, value in (function.environment_vars or {}).items()},
         timeout_s=float(function.timeout),
         memory_mb=int(function.memory_size),
-    )
-    keys = role_credentials(function.account_id, str(function.role), function.function_name)
-    aws = lambda_runner.FunctionAwsSettings(
-        endpoint_url=settings.endpoint_url,
-        region=function.region,
-        access_key_id=keys.access_key_id,
-        secret_access_key=keys.secret_access_key,
-        session_token=keys.session_token,
     )
     invocation = lambda_runner.invoke(
         spec, event, aws=aws, work_dir=settings.work_dir / "lambda", request_id=request_id
@@ -76,6 +79,26 @@ def _run_function(
     failure = _failure_line(invocation)
     _log(function, f"START {request} Version: {spec.version}\n{invocation.logs}{failure}END {request}\n{report}\n")
     return invocation, aws
+
+
+def _function_aws(function: LambdaFunction) -> lambda_runner.FunctionAwsSettings:
+    """The endpoint, region and credentials of ``function``'s execution role, which its code runs with."""
+    keys = role_credentials(function.account_id, str(function.role), function.function_name)
+    return lambda_runner.FunctionAwsSettings(
+        endpoint_url=current_settings().endpoint_url,
+        region=function.region,
+        access_key_id=keys.access_key_id,
+        secret_access_key=keys.secret_access_key,
+        session_token=keys.session_token,
+    )
+
+
+def _attempt_failed(function: LambdaFunction, request_id: str, exc: Exception) -> lambda_runner.Invocation:
+    """An attempt local mode could not run: a function error, as AWS reports a runtime that fails."""
+    message = f"RequestId: {request_id} Error: local mode could not run the function: {type(exc).__name__}: {exc}"
+    _log(function, f"{message}\nRuntime.Unknown\n")
+    payload = json.dumps({"errorMessage": message, "errorType": "Runtime.Unknown"})
+    return lambda_runner.Invocation(request_id, payload, "Unhandled", "")
 
 
 def _failure_line(invocation: lambda_runner.Invocation) -> str:
@@ -109,7 +132,20 @@ def _invoke(self: LambdaFunction, body: str | bytes | None, request_headers: Any
 
 def _queue_event(function: LambdaFunction, event: object) -> None:
     worker = threading.Thread(target=_process_event, args=(function, event, time.time(), _uninstalled), daemon=True)
-    worker.start()
+    with _workers_lock:
+        _workers[:] = [thread for thread in _workers if thread.is_alive()]
+        _workers.append(worker)
+        worker.start()  # under the lock, so a concurrent pruning cannot drop it before it is alive
+
+
+def _stop_events(uninstalled: threading.Event, workers: list[threading.Thread]) -> None:
+    """Drop the queued events and wait, a bounded time, for their threads (an attempt may be running)."""
+    uninstalled.set()
+    deadline = time.monotonic() + _RESTORE_JOIN_S
+    with _workers_lock:
+        pending = list(workers)
+    for worker in pending:
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def _process_event(function: LambdaFunction, event: object, queued_at: float, uninstalled: threading.Event) -> None:
@@ -119,14 +155,17 @@ def _process_event(function: LambdaFunction, event: object, queued_at: float, un
     attempts: list[lambda_runner.FunctionAwsSettings] = []
 
     def attempt() -> lambda_runner.Invocation:
-        invocation, aws = _run_function(function, event, request_id=request_id)
+        try:
+            invocation, aws = _run_function(function, event, request_id=request_id)
+        except Exception as exc:  # on AWS a runtime that fails is the function's error, retried as any
+            return _attempt_failed(function, request_id, exc)
         attempts.append(aws)
         return invocation
 
     outcome = lambda_async.process_event(
         attempt, policy, delays=lambda_async.retry_delays(), queued_at=queued_at, stopped=uninstalled
     )
-    if outcome is None:
+    if outcome is None or uninstalled.is_set():
         return
     destination = policy.on_success if outcome.succeeded else policy.on_failure
     if destination is None:
@@ -135,7 +174,9 @@ def _process_event(function: LambdaFunction, event: object, queued_at: float, un
         outcome, function_arn=function.function_arn, version=str(function.version), event=event
     )
     try:
-        _deliver(destination, record, attempts[-1], succeeded=outcome.succeeded)
+        _deliver(
+            destination, record, attempts[-1] if attempts else _function_aws(function), succeeded=outcome.succeeded
+        )
     except Exception as exc:  # any refusal (AccessDenied, a missing target) is the user's to read
         _log(function, f"Destination delivery to {destination} failed for {request_id}: {exc}\n")
 
@@ -181,10 +222,11 @@ def _client(service: str, aws: lambda_runner.FunctionAwsSettings) -> Any:
 
 
 def patch_invoke(replacements: Replacements) -> None:
-    global _uninstalled
+    global _uninstalled, _workers
     _uninstalled = threading.Event()
+    _workers = []
     replacements.replace(LambdaFunction, "invoke", _invoke)
-    replacements.on_restore(_uninstalled.set)
+    replacements.on_restore(functools.partial(_stop_events, _uninstalled, _workers))
 
 
 def _put_event_invoke_config(self: LambdaBackend, function_name: str, config: dict[str, Any]) -> dict[str, Any]:

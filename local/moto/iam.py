@@ -8,7 +8,7 @@ Wherever the patches are installed (the local server, the in-process ``patched_a
   (:mod:`local.moto.iam_requests`), plus the ``iam:PassRole`` a role in it implies, must be allowed;
   a refusal is AWS's ``AccessDenied`` (S3, the query services), ``AuthorizationError`` (SNS) or
   ``AccessDeniedException`` (the JSON services), worded as AWS words it, action and resource named;
-- the deploying principal, local mode's printed credentials (``local.stack.FAKE_CREDENTIALS``), is a
+- the deploying principal, local mode's printed credentials (``local.credentials.FAKE_CREDENTIALS``), is a
   session of the administrator role :data:`DEPLOYER_ROLE`, as a user's own credentials would be;
 - Step Functions calls Lambda, SageMaker and the aws-sdk integrations as the state machine's role.
 
@@ -38,15 +38,20 @@ from moto.s3.exceptions import S3ClientError
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.sts.models import sts_backends
 
-from local.moto.iam_policies import Evaluation, Policy, evaluate
+from local.credentials import FAKE_CREDENTIALS
+from local.moto.iam_policies import Evaluation, Policy, evaluate, trust_allows
 from local.moto.iam_requests import Request, context, iam_action, passed_roles, resources
 from local.moto.role_sessions import PARTITION, role_credentials, trusts_service
 from local.moto.state import Replacements, current_settings
 
 DEPLOYER_ROLE: Final = "dropml-local-admin"
 DEPLOYER_SESSION: Final = "local"
-DEPLOYER_KEYS: Final = ("testing", "testing", "testing")
-"""Access key id, secret and session token of the deployer: what ``local.stack`` prints and uses."""
+DEPLOYER_KEYS: Final = (
+    FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+    FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+)
+"""Access key id, secret and session token of the deployer, as a session's three fields."""
 _ADMINISTRATOR: Final = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 )
@@ -198,24 +203,7 @@ def trusts_principal(iam: IAMBackend, role_arn: str, principal_arn: str) -> bool
     kind, _, path = principal_arn.split(":", 5)[-1].partition("/")
     if kind == "assumed-role":
         names.add(f"arn:aws:iam::{account}:role/{path.split('/')[0]}")
-    trust = Policy.parse("trust", role.assume_role_policy_document)
-    for statement in trust.statements():
-        principals = statement.get("Principal", {})
-        listed = (
-            principals
-            if isinstance(principals, str)
-            else principals.get("AWS", [])
-            if isinstance(principals, dict)
-            else []
-        )
-        named = {listed} if isinstance(listed, str) else set(listed)
-        actions = statement.get("Action", [])
-        assumes = any(
-            a.lower() in ("sts:assumerole", "sts:*", "*") for a in ([actions] if isinstance(actions, str) else actions)
-        )
-        if statement.get("Effect") == "Allow" and assumes and names & named:
-            return True
-    return False
+    return trust_allows(Policy.parse("trust", role.assume_role_policy_document), "AWS", names)
 
 
 def _create_access_key(account_id: str, partition: str, access_key_id: str, headers: dict[str, str]) -> Any:

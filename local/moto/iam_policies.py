@@ -87,6 +87,29 @@ def _listed(element: Any) -> list[str]:
     return [element] if isinstance(element, str) else [str(item) for item in element or []]
 
 
+def trust_allows(trust: Policy, principal_type: str, names: Iterable[str]) -> bool:
+    """Whether a role's trust policy lets one of ``names`` assume it: an Allow of ``sts:AssumeRole``
+    (wildcards read as IAM reads them) whose ``Principal`` of ``principal_type`` (``AWS``, ``Service``)
+    lists one of the names; ``"Principal": "*"`` lets anyone."""
+    wanted = set(names)
+    for statement in trust.statements():
+        principals = statement.get("Principal", {})
+        listed = (
+            ["*"]
+            if principals == "*"
+            else _listed(principals.get(principal_type))
+            if isinstance(principals, Mapping)
+            else []
+        )
+        if (
+            statement.get("Effect") == "Allow"
+            and any(wildcard_match(a, "sts:AssumeRole", ignore_case=True) for a in _listed(statement.get("Action")))
+            and ("*" in listed or wanted & set(listed))
+        ):
+            return True
+    return False
+
+
 def _names_action(statement: Mapping[str, Any], action: str) -> bool:
     """Action names are case-insensitive (``s3:getobject`` is ``s3:GetObject``)."""
     if "NotAction" in statement:

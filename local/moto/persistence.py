@@ -175,11 +175,11 @@ def running_executions() -> list[Execution]:
     return [e for e in executions() if e.exec_status == ExecutionStatus.RUNNING]
 
 
-def fail_running_executions(now: datetime | None = None) -> list[str]:
+def fail_running_executions() -> list[str]:
     """Fail every execution loaded as RUNNING (the server was killed and could not finish or save it):
     status FAILED with :data:`INTERRUPTED_ERROR`, and an ``ExecutionFailed`` event closing its history.
     Returns their ARNs."""
-    now = now or datetime.now(UTC)
+    now = datetime.now(UTC)
     failed = []
     for execution in running_executions():
         worker = execution.exec_worker

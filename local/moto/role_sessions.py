@@ -12,16 +12,15 @@ Shared by the patch modules (like :mod:`local.moto.wire`), so it imports none of
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from moto.iam.exceptions import NotFoundException
 from moto.iam.models import iam_backends
 from moto.sts.models import AssumedRole, sts_backends
 
-from local.moto.iam_policies import wildcard_match
+from local.moto.iam_policies import Policy, trust_allows
 
 PARTITION: Final = "aws"
 _SESSION_SECONDS: Final = 12 * 3600
@@ -69,21 +68,4 @@ def trusts_service(account: str, role_arn: str, service: str) -> bool:
         role = iam_backends[account][PARTITION].get_role_by_arn(role_arn)
     except NotFoundException:
         return False
-    document = role.assume_role_policy_document
-    trust: Any = json.loads(document) if isinstance(document, str) else document
-    statements = trust.get("Statement", [])
-    for statement in [statements] if isinstance(statements, dict) else statements:
-        actions = statement.get("Action", [])
-        principals = statement.get("Principal", {})
-        services = principals.get("Service", []) if isinstance(principals, dict) else []
-        if (
-            statement.get("Effect") == "Allow"
-            and any(wildcard_match(a, "sts:AssumeRole", ignore_case=True) for a in _listed(actions))
-            and service in _listed(services)
-        ):
-            return True
-    return False
-
-
-def _listed(element: Any) -> list[str]:
-    return [element] if isinstance(element, str) else list(element or [])
+    return trust_allows(Policy.parse("trust", role.assume_role_policy_document), "Service", [service])

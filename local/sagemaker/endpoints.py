@@ -275,8 +275,9 @@ class Endpoints:
             deployment = self._deploy(endpoint, config, models)
         except _DeploymentFailed as exc:
             with self._lock:
-                endpoint.status, endpoint.failure_reason = "Failed", str(exc)
-                endpoint.last_modified = self._context.clock()
+                if not endpoint.deleted:  # a deletion meanwhile stays Deleting until the name is free
+                    endpoint.status, endpoint.failure_reason = "Failed", str(exc)
+                    endpoint.last_modified = self._context.clock()
             return
         with self._lock:
             if endpoint.deleted:
@@ -301,8 +302,9 @@ class Endpoints:
             deployment = self._deploy(endpoint, config, models)
         except _DeploymentFailed as exc:
             with self._lock:
-                endpoint.status, endpoint.failure_reason, endpoint.pending = "InService", str(exc), None
-                endpoint.last_modified = self._context.clock()
+                if not endpoint.deleted:  # a deletion meanwhile stays Deleting until the name is free
+                    endpoint.status, endpoint.failure_reason, endpoint.pending = "InService", str(exc), None
+                    endpoint.last_modified = self._context.clock()
             return
         with self._lock:
             if endpoint.deleted:

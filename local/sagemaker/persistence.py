@@ -9,10 +9,11 @@ as plain data, and :func:`restore` puts it back into a new engine:
   server stops every running job before its last save (:func:`stop_running_jobs`), so those records
   are final; a job that was running in a save taken while serving (the server was then killed) comes
   back ``Failed`` with AWS's internal-error reason;
-- models and endpoint configurations come back as the records they are;
-- an endpoint that was ``InService`` serves again: its servers are started from its configuration and
-  models as they were saved, and :func:`restore` returns once they answer ``/ping``. One that was being
-  created is created again; one that was updating comes back ``InService`` on its old configuration,
+- models and endpoint configurations come back as the records they are, and every resource its tags;
+- an endpoint that was ``InService`` serves again: it comes back ``Creating`` while its servers are
+  started in the background from its configuration and models as they were saved, and is ``InService``
+  once they answer ``/ping`` (as AWS shows an endpoint coming up). One that was being created is created
+  again; one that was updating comes back (``Creating``, then) ``InService`` on its old configuration,
   with a FailureReason saying the update was interrupted.
 
 The endpoint part reads the engine's internals (:class:`local.sagemaker.endpoints.Endpoints`): an
@@ -21,6 +22,7 @@ endpoint restored with its status as saved is not something the public API can m
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 from local.sagemaker.api import LocalSageMaker, SageMakerEngine
-from local.sagemaker.endpoints import Endpoint
+from local.sagemaker.endpoints import Endpoint, Endpoints
 from local.sagemaker.errors import SageMakerApiError, ValidationError
 from local.sagemaker.models import Record
 from local.sagemaker.registry import JobRegistry
@@ -103,26 +105,21 @@ class EngineRecords:
     models: list[Record] = field(default_factory=list)
     configs: list[Record] = field(default_factory=list)
     endpoints: list[EndpointRecord] = field(default_factory=list)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)  # by ARN
 
 
 Snapshot = dict[tuple[str, str], EngineRecords]
 
 
-def stop_running_jobs(local: LocalSageMaker) -> int:
+def stop_running_jobs(local: LocalSageMaker) -> None:
     """StopTrainingJob / StopHyperParameterTuningJob for every job still running, as a job killed mid-way
-    would end on AWS (``Stopped``: a ``.sync`` task waiting on it fails and the run's Catch takes it).
-    Returns how many were stopped."""
-    stopped = 0
+    would end on AWS (``Stopped``: a ``.sync`` task waiting on it fails and the run's Catch takes it)."""
     for engine in local.engines().values():
         for registry in (engine.tuning_jobs, engine.training_jobs):
             for job in registry.values():
                 if job.status == "InProgress":
-                    try:
+                    with contextlib.suppress(SageMakerApiError):  # it ended meanwhile
                         registry.stop(_name(job.describe()))
-                    except SageMakerApiError:  # it ended meanwhile
-                        continue
-                    stopped += 1
-    return stopped
 
 
 def running_jobs(local: LocalSageMaker) -> int:
@@ -144,12 +141,15 @@ def _engine_records(engine: SageMakerEngine) -> EngineRecords:
         model_records = copy.deepcopy(models._models.values())
         config_records = copy.deepcopy(models._configs.values())
         endpoints = [_endpoint_record(engine, endpoint) for endpoint in engine.endpoints._endpoints.values()]
+    with engine.tags._lock:
+        tags = copy.deepcopy(engine.tags._tags)
     return EngineRecords(
         training_jobs=[_job_record(job) for job in engine.training_jobs.values()],
         tuning_jobs=[_job_record(job, tuning=True) for job in engine.tuning_jobs.values()],
         models=model_records,
         configs=config_records,
         endpoints=[record for record in endpoints if record is not None],
+        tags=tags,
     )
 
 
@@ -179,7 +179,7 @@ def _endpoint_record(engine: SageMakerEngine, endpoint: Endpoint) -> EndpointRec
 
 
 def restore(local: LocalSageMaker, saved: Snapshot) -> None:
-    """Put ``saved`` back into ``local``'s engines; return once every restored endpoint serves (or failed).
+    """Put ``saved`` back into ``local``'s engines; the endpoints that serve are started in the background.
 
     Needs the embedded AWS to be answering: an endpoint's model is downloaded from S3 again.
     """
@@ -191,6 +191,8 @@ def restore(local: LocalSageMaker, saved: Snapshot) -> None:
             engine.models._models.add(model["ModelName"], _given(model), taken=_taken)
         for config in records.configs:
             engine.models._configs.add(config["EndpointConfigName"], _given(config), taken=_taken)
+        with engine.tags._lock:
+            engine.tags._tags.update(getattr(records, "tags", {}))  # a state saved before tags were: none
         for endpoint in records.endpoints:
             _restore_endpoint(engine, endpoint)
 
@@ -217,8 +219,14 @@ def _restore_endpoint(engine: SageMakerEngine, record: EndpointRecord) -> None:
     )
     endpoints._endpoints.add(record.name, lambda: endpoint, taken=_taken)
     if serves and record.config is not None:
-        # The creation path: servers started, /ping awaited, then InService (or Failed with the reason).
-        endpoints._create(endpoint, record.config, record.models)
+        endpoints._in_background(_serve_again, endpoints, endpoint, record)
+
+
+def _serve_again(endpoints: Endpoints, endpoint: Endpoint, record: EndpointRecord) -> None:
+    """The creation path: servers started, /ping awaited, then InService (or Failed with the reason)."""
+    assert record.config is not None
+    endpoints._create(endpoint, record.config, record.models)
+    with endpoints._lock:
         if record.status != "Creating" and endpoint.status == "InService":
             endpoint.last_modified = record.last_modified
             endpoint.failure_reason = INTERRUPTED_UPDATE if record.status == "Updating" else record.failure_reason

@@ -4,13 +4,11 @@
 optuna's int, float and categorical distributions. ``ScalingType`` ``Logarithmic`` samples on a log
 scale, ``ReverseLogarithmic`` samples ``1 - x`` on one (dense near 1), and ``Auto`` picks the log scale
 for a positive range spanning two orders of magnitude. The Grid strategy searches the categorical
-ranges only, every combination of their values. :func:`combination_count` is how many distinct
-settings the ranges allow, which SageMaker holds a job budget against.
+ranges only, every combination of their values.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -91,21 +89,6 @@ def _is_log(spec: Mapping[str, Any], low: float, high: float) -> bool:
             raise ValidationError(f"{spec['Name']}: Logarithmic scaling needs MinValue > 0")
         return True
     return scaling == "Auto" and low > 0 and high / low >= 100
-
-
-def combination_count(parameters: list[TunedParameter]) -> float:
-    """Distinct settings of the ranges: each integer range's integers times each categorical range's
-    values; infinite once a continuous range is tuned."""
-    count = 1.0
-    for parameter in parameters:
-        distribution = parameter.distribution
-        if isinstance(distribution, IntDistribution):
-            count *= distribution.high - distribution.low + 1
-        elif isinstance(distribution, CategoricalDistribution):
-            count *= len(distribution.choices)
-        else:
-            return math.inf
-    return count
 
 
 def grid_of(parameters: list[TunedParameter]) -> dict[str, list[Any]]:

@@ -32,11 +32,12 @@ from typing import Any
 import optuna
 from optuna.trial import Trial, TrialState
 
+from core.parameter_ranges import combinations
 from local.sagemaker.context import EngineContext
 from local.sagemaker.errors import ResourceInUse, ResourceNotFound, ValidationError
 from local.sagemaker.metrics import MetricPoint
 from local.sagemaker.registry import JobRegistry, Listing, paginate
-from local.sagemaker.search_space import combination_count, grid_of, parameter_space
+from local.sagemaker.search_space import grid_of, parameter_space
 from local.sagemaker.training_jobs import TrainingJob, TrainingJobs
 
 TUNING_JOB_NAME_MAX = 32
@@ -112,9 +113,8 @@ class TuningJob:
             raise ValidationError("HyperParameterTuningJobObjective is required")
         self._objective: dict[str, str] = dict(objective)
         self._maximize = self._objective["Type"] == "Maximize"
-        self._parameters = parameter_space(
-            config.get("ParameterRanges") or self._definition.get("HyperParameterRanges") or {}
-        )
+        self._ranges = config.get("ParameterRanges") or self._definition.get("HyperParameterRanges") or {}
+        self._parameters = parameter_space(self._ranges)
         limits = config["ResourceLimits"]
         self._strategy: str = config.get("Strategy", "Bayesian")
         self._max_jobs = self._job_budget(limits)
@@ -138,15 +138,15 @@ class TuningJob:
         given = limits.get("MaxNumberOfTrainingJobs")
         if self._strategy == "Grid":
             grid_of(self._parameters)  # refuses what Grid cannot search
-        combinations = combination_count(self._parameters)
+        count = combinations(self._ranges)
         if not given:
             if self._strategy == "Grid":
-                return int(combinations)
+                return int(count)
             raise ValidationError(f"MaxNumberOfTrainingJobs is required for the {self._strategy} strategy")
-        if int(given) > combinations:
+        if int(given) > count:
             raise ValidationError(
                 "You don't have enough combinations of hyperparameter ranges. The total number of "
-                f"hyperparameter combinations for the provided ranges [{float(combinations)}] must be equal or "
+                f"hyperparameter combinations for the provided ranges [{float(count)}] must be equal or "
                 f"greater than the value of MaxNumberOfJobs, [{int(given)}]. Provide additional ranges."
             )
         return int(given)

@@ -167,8 +167,13 @@ def test_local_mode_end_to_end_with_the_dropml_and_aws_clis(tmp_path: Path) -> N
 
 PENGUINS = REPO_ROOT / "datasets" / "penguins" / "penguins.csv"
 QUICK = {"target": "species", "mode": "train", "hyperparameters": {"num_round": 3, "max_depth": 1}}
-# Long enough to be still training when `down` comes (it is stopped then, never run to its end).
-SLOW = {"target": "species", "mode": "train", "hyperparameters": {"num_round": 200000, "max_depth": 6}}
+# Still training when `down` comes (it is stopped then, never run to its end): as many rounds as the
+# trainer allows, none of them ending it early (the pipeline's default early_stopping_rounds would).
+SLOW = {
+    "target": "species",
+    "mode": "train",
+    "hyperparameters": {"num_round": 1_000_000, "early_stopping_rounds": 1_000_000, "eta": 0.001, "max_depth": 6},
+}
 
 
 @dataclass
@@ -199,6 +204,20 @@ class KeptStack:
             return next((e["executionArn"] for e in listed if e["name"].startswith(prefix)), None)
 
         return str(wait_for(started, timeout_s=120, what=f"an execution {prefix}*"))
+
+    def training(self, prefix: str) -> str:
+        """The name of a job ``prefix``* once it is InProgress and Training (after the GPU attempt)."""
+        sagemaker = self.client("sagemaker")
+
+        def training() -> str | None:
+            listed = sagemaker.list_training_jobs(NameContains=prefix, StatusEquals="InProgress")
+            for job in listed["TrainingJobSummaries"]:
+                described = sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])
+                if (described["TrainingJobStatus"], described["SecondaryStatus"]) == ("InProgress", "Training"):
+                    return str(job["TrainingJobName"])
+            return None
+
+        return str(wait_for(training, timeout_s=120, what=f"a job {prefix}* InProgress and Training"))
 
     def finished(self, arn: str) -> dict[str, Any]:
         def done() -> dict[str, Any] | None:
@@ -245,12 +264,10 @@ def test_down_then_up_keeps_what_it_holds_and_down_discard_starts_clean(tmp_path
         s3.put_object(Bucket=bucket, Key="incoming/slow/dropml.json", Body=json.dumps(SLOW).encode())
         s3.put_object(Bucket=bucket, Key="incoming/slow/slow.csv", Body=PENGUINS.read_bytes())
         in_flight = kept.execution(machine, "slow-")
-        sagemaker = kept.client("sagemaker")
-        wait_for(
-            lambda: sagemaker.list_training_jobs(StatusEquals="InProgress")["TrainingJobSummaries"],
-            timeout_s=120,
-            what="the slow run's training job",
-        )
+        endpoint_arn = kept.client("sagemaker").describe_endpoint(EndpointName="dropml-penguins")["EndpointArn"]
+        kept.client("sagemaker").add_tags(ResourceArn=endpoint_arn, Tags=[{"Key": "team", "Value": "ana"}])
+        tags = kept.client("sagemaker").list_tags(ResourceArn=endpoint_arn)["Tags"]
+        training = kept.training("slow-")
         versions = _versions(s3, bucket)
 
         # WHEN local mode is stopped and started again
@@ -267,15 +284,20 @@ def test_down_then_up_keeps_what_it_holds_and_down_discard_starts_clean(tmp_path
         stepfunctions = kept.client("stepfunctions")
         assert stepfunctions.describe_execution(executionArn=deployed["executionArn"])["status"] == "SUCCEEDED"
         assert stepfunctions.get_execution_history(executionArn=deployed["executionArn"])["events"] == history
-        # AND its endpoint, InService and answering as before
+        # AND its endpoint, coming back (Creating) to InService and answering as before
         sagemaker = kept.client("sagemaker")
-        assert sagemaker.describe_endpoint(EndpointName="dropml-penguins")["EndpointStatus"] == "InService"
+        status_after_up = sagemaker.describe_endpoint(EndpointName="dropml-penguins")["EndpointStatus"]
+        assert status_after_up in ("Creating", "InService")
+        sagemaker.get_waiter("endpoint_in_service").wait(
+            EndpointName="dropml-penguins", WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
         assert kept.predict("dropml-penguins") == before
+        assert sagemaker.list_tags(ResourceArn=endpoint_arn)["Tags"] == tags
+        assert {"Key": "team", "Value": "ana"} in tags
         # AND the run in flight ended FAILED at its training, whose job was stopped, with its failure email
         failed = stepfunctions.describe_execution(executionArn=in_flight)
         assert failed["status"] == "FAILED", failed
-        jobs = sagemaker.list_training_jobs(NameContains="slow-", SortBy="CreationTime")["TrainingJobSummaries"]
-        assert jobs[-1]["TrainingJobStatus"] == "Stopped", jobs  # the one training at `down` (after the GPU one)
+        assert sagemaker.describe_training_job(TrainingJobName=training)["TrainingJobStatus"] == "Stopped"
         assert any(subject.startswith("dropml slow: FAILED") for subject in kept.subjects()), kept.subjects()
 
         # WHEN local mode is stopped discarding what it holds, and started again

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from local import mail
+from local import mail, stack
 from local.ports import free_port
 
 
@@ -86,3 +86,31 @@ def test_a_stale_pid_of_another_program_is_never_taken_for_the_server(
     assert main(["local", "down", "--port", "4999"]) == 0
     assert "not running" in capsys.readouterr().out
     assert main(["local", "status", "--port", "4999"]) == 1
+
+
+def test_up_refuses_another_email_for_a_kept_stack(
+    dropml_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a stack kept from the last down, deployed to email ana@example.com
+    kept = {"Parameters": [{"ParameterKey": "NotificationEmail", "ParameterValue": "ana@example.com"}]}
+    stopped: list[int] = []
+
+    def down(port: int, **_: object) -> bool:
+        stopped.append(port)
+        return True
+
+    monkeypatch.setattr(stack, "start_server", lambda _stack: None)
+    monkeypatch.setattr(stack, "_deployed", lambda _stack: kept)
+    monkeypatch.setattr(stack, "down", down)
+    port = free_port()
+
+    # WHEN it is started again with another address
+    assert main(["local", "up", "--port", str(port), "--email", "bo@example.com"]) == 2
+
+    # THEN up refuses, saying which address the stack emails and how to change it, and stops it again
+    error = capsys.readouterr().err
+    assert "emails ana@example.com" in error and "dropml local down --discard" in error
+    assert stopped == [port]
+    # AND without --email, or with the same address, it starts the kept stack
+    assert main(["local", "up", "--port", str(port)]) == 0
+    assert main(["local", "up", "--port", str(port), "--email", "ana@example.com"]) == 0

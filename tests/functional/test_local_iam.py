@@ -123,25 +123,26 @@ def test_the_printed_credentials_are_an_administrator(deployed: Deployed) -> Non
 
 
 def test_a_function_runs_as_its_role_and_is_refused_what_the_role_does_not_allow(deployed: Deployed) -> None:
-    # GIVEN a function that runs as the deployed ingest function's role, and an upload it may read
+    # GIVEN a function that runs as the deployed ingest function's role, and an object under incoming/ it
+    # may read (not a .csv, so the upload trigger starts no run of its own)
     role_arn = deployed.function_role("IngestFunctionName")
     call = _probe(deployed, role_arn, "ingest-role-probe")
-    deployed.client("s3").put_object(Bucket=deployed.bucket, Key="incoming/probe/a.csv", Body=b"a,b\n1,2\n")
+    deployed.client("s3").put_object(Bucket=deployed.bucket, Key="incoming/probe/a.txt", Body=b"a,b\n1,2\n")
     session = f"arn:aws:sts::{ACCOUNT}:assumed-role/{_role_name(role_arn)}/ingest-role-probe"
 
     # WHEN it reads the upload, THEN it does so as a session of its role
-    read = call("s3", "get_object", Bucket=deployed.bucket, Key="incoming/probe/a.csv")
+    read = call("s3", "get_object", Bucket=deployed.bucket, Key="incoming/probe/a.txt")
     assert read == {"identity": session, "error": None}
 
     # WHEN it deletes the upload, THEN S3 refuses as AWS does, naming the action and the object
-    deleted = call("s3", "delete_object", Bucket=deployed.bucket, Key="incoming/probe/a.csv")
+    deleted = call("s3", "delete_object", Bucket=deployed.bucket, Key="incoming/probe/a.txt")
     assert deleted["status"] == 403
     assert deleted["error"]["Code"] == "AccessDenied"
     assert deleted["error"]["Message"] == (
         f'User: {session} is not authorized to perform: s3:DeleteObject on resource: "arn:aws:s3:::'
-        f'{deployed.bucket}/incoming/probe/a.csv" because no identity-based policy allows the s3:DeleteObject action'
+        f'{deployed.bucket}/incoming/probe/a.txt" because no identity-based policy allows the s3:DeleteObject action'
     )
-    assert deployed.client("s3").head_object(Bucket=deployed.bucket, Key="incoming/probe/a.csv")
+    assert deployed.client("s3").head_object(Bucket=deployed.bucket, Key="incoming/probe/a.txt")
 
     # WHEN it starts a training job, THEN SageMaker refuses with AccessDeniedException
     started = call("sagemaker", "create_training_job", **training_request("dropml-probe", _channels(deployed, "p")))
@@ -291,7 +292,7 @@ def test_text_after_the_first_mebibyte_of_a_numeric_column_converts_through_the_
     values = rng.normal(size=(60_000, 3)).round(4)  # about 2 MB: text well past the 1 MiB head
     lines = ["a,b,c,label"] + [f"{x[0]},{x[1]},{x[2]},{int(x[0] > 0)}" for x in values]
     lines[-5] = lines[-5].replace(lines[-5].split(",")[1], "unknown", 1)
-    settings = {"target": "label", "mode": "train"}
+    settings = {"target": "label", "mode": "train", "hyperparameters": {"num_round": 1}}
     s3 = deployed.client("s3")
     s3.put_object(Bucket=deployed.bucket, Key="incoming/late-text/dropml.json", Body=json.dumps(settings).encode())
 
@@ -306,10 +307,17 @@ def test_text_after_the_first_mebibyte_of_a_numeric_column_converts_through_the_
                 return str(execution["executionArn"])
         return None
 
-    wait_for(started, timeout_s=120, what="the ingest function to start a run")  # the run is the pipeline tests'
+    arn = wait_for(started, timeout_s=120, what="the ingest function to start a run")
     listed = s3.list_objects_v2(Bucket=deployed.bucket, Prefix="runs/late-text/")
     keys = [item["Key"] for item in listed.get("Contents", [])]
     assert any(key.endswith("schema.json") for key in keys), keys
+
+    # AND the run it started goes through, so nothing is left running for the tests after this one
+    def finished() -> str | None:
+        status = str(states.describe_execution(executionArn=arn)["status"])
+        return None if status == "RUNNING" else status
+
+    assert wait_for(finished, timeout_s=300, what="the late-text run to finish") == "SUCCEEDED"
 
 
 # The state machine's role -------------------------------------------------------------------------------

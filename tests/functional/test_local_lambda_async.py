@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from local import lambda_runner
 from local.deploy import deploy
 from local.lambda_async import RETRY_DELAYS_ENV
 from local.stack import REPO_ROOT
@@ -214,3 +215,34 @@ def test_an_event_that_would_be_too_old_for_its_retry_is_given_up_as_event_age_e
     record = _the_record(patched_aws, queue_url)
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
     assert record["requestContext"]["approximateInvokeCount"] == 1
+
+
+def test_an_attempt_local_mode_cannot_run_is_a_logged_function_error_retried_and_recorded(
+    patched_aws: PatchedAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a function whose package local mode cannot unpack, whose failures go to a queue
+    lambda_client = patched_aws.client("lambda")
+    create_function(lambda_client, patched_aws.client("iam"), "unrunnable", "handlers.echo")
+    queue_url, queue_arn = _queue_the_function_may_send_to(patched_aws, "unrunnable-failures")
+    lambda_client.put_function_event_invoke_config(
+        FunctionName="unrunnable", DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    )
+
+    def no_space(code_zip: bytes, work_dir: Path) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(lambda_runner, "unpack", no_space)
+
+    # WHEN it is invoked asynchronously
+    lambda_client.invoke(FunctionName="unrunnable", InvocationType="Event", Payload=b'{"who": "carol"}')
+
+    # THEN every attempt is a function error, retried as one, and the record reaches the OnFailure queue
+    record = _the_record(patched_aws, queue_url)
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"] == {"who": "carol"}
+    assert record["responsePayload"]["errorType"] == "Runtime.Unknown"
+    assert "No space left on device" in record["responsePayload"]["errorMessage"]
+    # AND the function's log group says why, once per attempt
+    events = patched_aws.client("logs").filter_log_events(logGroupName="/aws/lambda/unrunnable")["events"]
+    assert sum("No space left on device" in event["message"] for event in events) == 3

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -34,6 +36,12 @@ def fail(event, context):
 def sleep(event, context):
     time.sleep(float(event.get("seconds", 30)))
     return "woke up"
+
+
+def spawn_background(event, context):
+    """Start a child that sleeps for ten minutes, and return without waiting for it: its pid is the answer."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    return {"pid": child.pid}
 
 
 def copy_upload(event, context):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from local.moto.iam_policies import Policy, evaluate
+from local.moto.iam_policies import Policy, evaluate, trust_allows
 from local.moto.iam_requests import PassedRole, Request, context, iam_action, passed_roles, resources
 
 ROLE = "arn:aws:iam::123456789012:role/dropml-SageMakerExecutionRole-X"
@@ -92,3 +92,23 @@ def test_a_request_names_the_resources_and_roles_iam_checks() -> None:
     ]
     assert context(listing)["s3:prefix"] == ["runs/x/"]
     assert "s3:prefix" not in context(_request("s3", "ListBucket", "/b?list-type=2"))
+
+
+def test_a_trust_policy_is_read_the_same_for_services_and_principals() -> None:
+    trust = Policy.parse(
+        "trust",
+        {
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": ["sagemaker.amazonaws.com"]}, "Action": "sts:AssumeRole"},
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:Assume*"},
+                {"Effect": "Deny", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"},
+            ]
+        },
+    )
+
+    assert trust_allows(trust, "Service", ["sagemaker.amazonaws.com"])
+    assert not trust_allows(trust, "Service", ["lambda.amazonaws.com"])  # a Deny never lets anyone in
+    assert trust_allows(trust, "AWS", ["123456789012", "arn:aws:iam::123456789012:root"])  # wildcard action
+    assert not trust_allows(trust, "AWS", ["arn:aws:iam::210987654321:root"])
+    anyone = Policy.parse("trust", {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]})
+    assert trust_allows(anyone, "Service", ["states.amazonaws.com"])
