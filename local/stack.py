@@ -32,7 +32,7 @@ from core.errors import UserInputError
 from local import deploy
 from local.credentials import FAKE_CREDENTIALS
 from local.ports import is_listening
-from local.sagemaker.processes import stop_recorded
+from local.sagemaker.processes import stop_recorded, terminate_then_kill
 
 DEFAULT_PORT = 4566
 HOST = "127.0.0.1"
@@ -266,14 +266,7 @@ def _stop_tree(process: psutil.Process, *, graceful: bool) -> None:
         psutil.wait_procs([process], timeout=_GRACEFUL_STOP_TIMEOUT_S)
         if leader:
             family += [member for member in _session(process.pid) if member not in family]
-    for member in family:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            member.terminate()
-    _, alive = psutil.wait_procs(family, timeout=_STOP_TIMEOUT_S)
-    for member in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            member.kill()
-    psutil.wait_procs(alive, timeout=_STOP_TIMEOUT_S)
+    terminate_then_kill(family, grace_s=_STOP_TIMEOUT_S)
 
 
 def _session(session_id: int) -> list[psutil.Process]:

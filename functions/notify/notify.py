@@ -15,15 +15,7 @@ from functions.notify.report import FinalState, Report, build_report
 def notify_run(final: FinalState, *, failed: bool, finished_at: datetime, sns: Any, s3: Any, topic_arn: str) -> Report:
     """The email first (the user must hear of every run), then the copy next to the run's data."""
     report = build_report(final, failed=failed, finished_at=finished_at)
-    sns.publish(
-        TopicArn=topic_arn,
-        Subject=report.subject,
-        Message=report.body,
-        MessageAttributes={
-            "status": {"DataType": "String", "StringValue": report.document["status"]},
-            "dataset": {"DataType": "String", "StringValue": str(report.document["dataset"])},
-        },
-    )
+    _email(report, sns=sns, topic_arn=topic_arn)
     if final.run is not None:
         paths = RunPaths(split_s3_uri(final.run.source)[0], final.run.dataset, final.run.run_id)
         s3.put_object(
@@ -38,6 +30,13 @@ def notify_run(final: FinalState, *, failed: bool, finished_at: datetime, sns: A
 def notify_invocation_failure(record: InvocationRecord, *, sns: Any, topic_arn: str) -> Report:
     """Email an upload that ingest failed to process; there is no run, so nothing is kept in S3."""
     report = build_invocation_failure_report(record)
+    _email(report, sns=sns, topic_arn=topic_arn)
+    return report
+
+
+def _email(report: Report, *, sns: Any, topic_arn: str) -> None:
+    """Publish ``report`` to the topic; its status and dataset as message attributes, so a subscription
+    can filter on them (only failures, one dataset)."""
     sns.publish(
         TopicArn=topic_arn,
         Subject=report.subject,
@@ -47,4 +46,3 @@ def notify_invocation_failure(record: InvocationRecord, *, sns: Any, topic_arn: 
             "dataset": {"DataType": "String", "StringValue": str(report.document["dataset"])},
         },
     )
-    return report

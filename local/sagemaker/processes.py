@@ -215,12 +215,17 @@ def stop_recorded(state_dir: Path, *, grace_s: float = KILL_WAIT_S) -> list[int]
         if record is not None:
             found.extend(record.processes())
         path.unlink(missing_ok=True)
-    for process in found:
+    terminate_then_kill(found, grace_s=grace_s)
+    return [process.pid for process in found]
+
+
+def terminate_then_kill(processes: list[psutil.Process], *, grace_s: float) -> None:
+    """SIGTERM to each, SIGKILL to whatever still runs ``grace_s`` later: time to save work, then an end."""
+    for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.terminate()
-    _, alive = psutil.wait_procs(found, timeout=grace_s)
+    _, alive = psutil.wait_procs(processes, timeout=grace_s)
     for process in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
     psutil.wait_procs(alive, timeout=grace_s)
-    return [process.pid for process in found]
