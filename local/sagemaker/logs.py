@@ -8,11 +8,12 @@ XGBoost say ``#011``: lines are written, and matched, in that form.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from core.container import LOGGED_TAB
 
@@ -74,7 +75,19 @@ class LogStream:
 
 
 def _create(logs: Any, group: str, stream: str) -> None:
-    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_group(logGroupName=group)
-    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    _unless_it_exists(logs.create_log_group, logGroupName=group)
+    _unless_it_exists(logs.create_log_stream, logGroupName=group, logStreamName=stream)
+
+
+def _unless_it_exists(create: Callable[..., object], **names: str) -> None:
+    """Create a group or stream that another job's stream may be creating at the same moment.
+
+    Told apart by the error's code, not by ``client.exceptions``' class: a client shared by two jobs'
+    threads may build that class twice (botocore makes it lazily, unlocked), and an error raised as one
+    copy is not an instance of the other (seen: a job failed on "log group already exists").
+    """
+    try:
+        create(**names)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+            raise
