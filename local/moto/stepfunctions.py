@@ -214,32 +214,24 @@ class StateTaskServiceSageMaker(state_task_service_callback.StateTaskServiceCall
             f"Status Code: {metadata['HTTPStatusCode']}; Error Code: {code}; "
             f"Request ID: {metadata.get('RequestId', '')}; Proxy: null)"
         )
-        return FailureEvent(
-            env=env,
-            error_name=ErrorName(error_name=error),
-            event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDict is total
-                taskFailedEventDetails=TaskFailedEventDetails(
-                    resource=self._get_sfn_resource(),
-                    resourceType=self._get_sfn_resource_type(),
-                    error=error,
-                    cause=cause,
-                )
-            ),
-        )
+        return self._task_failed(env, ErrorName(error_name=error), cause)
 
     def _job_failed(self, env: Any, description: dict[str, Any]) -> FailureEvent:
-        error = StatesErrorNameType.StatesTaskFailed.to_name()
+        name = StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed)
+        return self._task_failed(env, name, json.dumps(to_wire(description, epoch="ms")))
+
+    def _task_failed(self, env: Any, name: ErrorName, cause: str) -> FailureEvent:
+        """The TaskFailed event a Catch or Retry reads: ``name`` is the error it matches, ``cause`` its text."""
         return FailureEvent(
             env=env,
-            error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+            error_name=name,
             event_type=HistoryEventType.TaskFailed,
             event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDict is total
                 taskFailedEventDetails=TaskFailedEventDetails(
                     resource=self._get_sfn_resource(),
                     resourceType=self._get_sfn_resource_type(),
-                    error=error,
-                    cause=json.dumps(to_wire(description, epoch="ms")),
+                    error=name.error_name,
+                    cause=cause,
                 )
             ),
         )
