@@ -4,12 +4,20 @@ S3 delivers events at least once, so the run id is a pure function of (bucket, k
 a duplicate event maps to the same run and the same execution name, and Step Functions refuses to
 start it twice. SageMaker limits names (training job 63, tuning job 32, endpoint, model and endpoint
 configuration 63 characters).
+
+A dataset is a folder name, which may hold any character S3 allows; its endpoint's name may hold only
+ASCII letters, digits and hyphens, and SageMaker compares endpoint names without case. So a dataset
+keeps its own name as its endpoint's only when that name is already a lower-case endpoint name, and
+otherwise gets a slug plus a digest of its exact name: ``my data``, ``my_data`` and ``my-data`` are
+three endpoints, and so are two long names that share their first 56 characters. The endpoint also
+carries its dataset as a tag, which a run checks before it deploys over anything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from core.container import SCHEMA_FILE
@@ -24,6 +32,15 @@ INCOMING_PREFIX = "incoming/"
 RUNS_PREFIX = "runs/"
 
 _NOT_NAME_CHARS = re.compile(r"[^a-zA-Z0-9]+")
+_LOWER_CASE_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+DIGEST_LENGTH = 10
+
+OWNER_TAG = "dropml:dataset"
+"""The tag on every endpoint a run creates: which dataset it serves (:func:`owner_tag_value`)."""
+# SageMaker's TagValue: at most 256 characters of \p{L}, \p{Z}, \p{N} and ``_.:/=+-@``.
+TAG_VALUE_MAX = 256
+_TAG_VALUE_SYMBOLS = frozenset("_.:/=+-@")
+_TAG_VALUE_DIGEST = "sha256:"
 
 
 def run_id(bucket: str, key: str, version: str | None) -> str:
@@ -36,6 +53,29 @@ def slug(text: str, limit: int) -> str:
     """``text`` reduced to ASCII letters, digits and single hyphens, at most ``limit`` long."""
     cleaned = _NOT_NAME_CHARS.sub("-", text).strip("-")[:limit].strip("-")
     return cleaned or "dataset"
+
+
+def digest(text: str, length: int = DIGEST_LENGTH) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def endpoint_name(prefix: str, dataset: str) -> str:
+    """The dataset's endpoint, distinct for distinct datasets under SageMaker's case-blind comparison."""
+    room = ENDPOINT_NAME_MAX - len(prefix) - 1
+    if _LOWER_CASE_NAME.fullmatch(dataset) and len(dataset) <= room:
+        return f"{prefix}-{dataset}"
+    readable = slug(dataset.lower(), room - DIGEST_LENGTH - 1)
+    return f"{prefix}-{readable}-{digest(dataset)}"
+
+
+def owner_tag_value(dataset: str) -> str:
+    """The dataset as a tag value: its name where SageMaker's tag alphabet holds it, else its digest."""
+    fits = len(dataset) <= TAG_VALUE_MAX and all(
+        unicodedata.category(c)[0] in "LZN" or c in _TAG_VALUE_SYMBOLS for c in dataset
+    )
+    if fits and not dataset.startswith(_TAG_VALUE_DIGEST):
+        return dataset
+    return _TAG_VALUE_DIGEST + digest(dataset, 64)
 
 
 def execution_name(dataset: str, run: str) -> str:
@@ -73,6 +113,11 @@ class RunPaths:
     def data_key(self) -> str:
         """The target-first splits: ``data/{train,validation,test}/part-*.csv``."""
         return f"{self.prefix}data/"
+
+    @property
+    def upload_copy_key(self) -> str:
+        """The upload's version, copied for the conversion to read, and deleted after it."""
+        return f"{self.prefix}upload.csv"
 
     @property
     def schema_key(self) -> str:

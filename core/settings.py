@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import UserInputError
+from core.hyperparameters import problems
 from core.schema import ProblemType
 
 DEFAULT_MAX_CATEGORIES = 100
@@ -66,6 +67,15 @@ class DatasetSettings(BaseModel):
     endpoint_name: str | None = Field(None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
     endpoint_instance_type: str | None = Field(None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     deploy_margin: float = Field(0.0, ge=0, le=1)
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _valid_hyperparameters(cls, value: dict[str, str | int | float]) -> dict[str, str | int | float]:
+        """Every bad one named at once, before a job starts (the image would stop at the first)."""
+        found = problems({name: str(v) for name, v in value.items()})
+        if found:
+            raise ValueError("; ".join(found))
+        return value
 
 
 def parse_settings(text: str | bytes, *, source: str = "dropml.json") -> DatasetSettings:

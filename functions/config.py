@@ -53,7 +53,8 @@ class IngestConfig(_FromEnvironment):
 
 @dataclass(frozen=True)
 class PrepareConfig(_FromEnvironment):
-    """The stack's parameters that shape a run; a dataset's dropml.json may override the budget."""
+    """The stack's parameters that shape a run. The budget and the endpoint instance types are caps: a
+    dataset's dropml.json may ask for less, never for more."""
 
     name_prefix: str = _variable("NAME_PREFIX")
     cpu_instance_type: str = _variable("CPU_INSTANCE_TYPE")
@@ -63,6 +64,13 @@ class PrepareConfig(_FromEnvironment):
     endpoint_instance_type: str = _variable("ENDPOINT_INSTANCE_TYPE")
     max_tuning_jobs: int = _variable("MAX_TUNING_JOBS")
     max_parallel_tuning_jobs: int = _variable("MAX_PARALLEL_TUNING_JOBS")
+    # comma-separated; the stack's EndpointInstanceType is allowed too
+    allowed_endpoint_instance_types: str | None = _variable("ALLOWED_ENDPOINT_INSTANCE_TYPES", optional=True)
+
+    @property
+    def endpoint_instance_types(self) -> tuple[str, ...]:
+        listed = [t.strip() for t in (self.allowed_endpoint_instance_types or "").split(",") if t.strip()]
+        return tuple(dict.fromkeys([self.endpoint_instance_type, *listed]))
 
 
 @dataclass(frozen=True)

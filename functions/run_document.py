@@ -39,6 +39,15 @@ class State(StrEnum):
     TUNE = "Tune"
 
 
+class RunError(StrEnum):
+    """Errors a function raises on purpose (a Lambda's error name is its exception's class name), which
+    the failure email answers with advice of their own."""
+
+    ENDPOINT_OF_ANOTHER_DATASET = "EndpointOfAnotherDataset"
+    EARLIER_RUN_STILL_RUNNING = "EarlierRunStillRunning"
+    ENDPOINT_BUSY = "EndpointBusy"
+
+
 class _Document(BaseModel):
     # Unknown fields are refused: a field the definition writes that no model knows is a contract break.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -49,6 +58,9 @@ class Prepared(_Document):
 
     dataset: str
     run_id: str = Field(pattern=r"^[0-9a-f]{12}$")
+    source_version: str | None = Field(
+        None, description="the S3 version id of the upload the run converted (its ETag where the bucket has none)"
+    )
     data: str = Field(description="s3:// folder holding train/, validation/ and test/")
     schema_uri: str = Field(alias="schema", description="s3:// URI of the run's schema.json")
     problem_type: ProblemType
@@ -96,6 +108,7 @@ class JobNames(_Document):
     model: str
     endpoint_config: str
     endpoint: str
+    endpoint_owner: str = Field(description="the value of the dataset's tag (core.names.OWNER_TAG) on its endpoint")
 
 
 class Objective(_Document):
@@ -168,6 +181,8 @@ class Plan(_Document):
     endpoint_deletion_polls: int = Field(
         description="polls of a Failed endpoint being deleted before the run gives up (DeleteEndpoint is asynchronous)"
     )
+    queue_polls: int = Field(description="polls for earlier runs of the dataset to end before the run gives up")
+    endpoint_wait_polls: int = Field(description="polls of an endpoint being created or updated before giving up")
     endpoint_instance_type: str
     deploy_margin: float
 
@@ -197,6 +212,12 @@ class EndpointDeletion(_Document):
     answer: Failure | None = Field(None, description="DescribeEndpoint's error; 'Could not find endpoint' means gone")
 
 
+class EndpointWait(_Document):
+    """Polls of an endpoint being created or updated: SageMaker does both asynchronously."""
+
+    polls: int
+
+
 class Training(_Document):
     """The training or tuning task's result: the job whose model is the run's candidate."""
 
@@ -223,6 +244,16 @@ class Champion(_Document):
     endpoint_config: str
     metrics: dict[str, float | None] | None = None
     error: str | None = None
+    answers: bool = Field(True, description="False when the endpoint answered with a server error (it serves nothing)")
+
+
+class Queue(_Document):
+    """Runs of one dataset take turns at its endpoint: a run evaluates and deploys only once every run of
+    the dataset that started before it has ended (functions/evaluate/queue.py)."""
+
+    ahead: str | None = Field(description="the earliest running execution of the dataset ahead; None: its turn")
+    polls: int = Field(description="how many times the run has found runs ahead of it")
+    waited_for: list[str] = Field(description="names of the executions the run waited for, in the order it met them")
 
 
 class Evaluation(_Document):
@@ -260,11 +291,13 @@ class RunDocument(_Document):
     plan: Plan
     attempt: Attempt
     training: Training | None = None
+    queue: Queue | None = None
     evaluation: Evaluation | None = None
     deployment: Deployment | None = None
     failure: Failure | None = None
     failed_trials: FailedTrials | None = None
     endpoint_deletion: EndpointDeletion | None = None
+    endpoint_wait: EndpointWait | None = None
     failed_step: Step | None = None
     notification: Notification | None = None
 

@@ -3,13 +3,23 @@ upload into a run's data, and describe the prepared run for the state machine.
 
 Both entry points must produce the same run for the same object, so they share this code rather than
 each calling the converter in its own way.
+
+A run converts the version that was uploaded, not whatever the key holds when the conversion reads it
+(a second upload to the same key may come a moment later). The converter reads through polars, which
+can name a key but not a version, so the version is first copied, server-side, to a key of the run's
+own (:attr:`RunPaths.upload_copy_key`); the copy is deleted once the conversion is done.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 
 from core.conversion import ConversionResult, convert
 from core.errors import UserInputError
@@ -19,6 +29,38 @@ from core.settings import DatasetSettings, parse_settings
 from functions.run_document import Prepared
 
 SETTINGS_FILE = "dropml.json"
+# S3 copies up to 5 GiB in one CopyObject; larger objects are copied in parts (UploadPartCopy) of 1 GiB.
+_COPY = TransferConfig(multipart_threshold=5 << 30, multipart_chunksize=1 << 30)
+# S3's version id of an object written while the bucket's versioning was off or suspended.
+NULL_VERSION = "null"
+
+
+@dataclass(frozen=True)
+class UploadVersion:
+    """One version of an uploaded object. ``version_id`` is None where the bucket gives the object no
+    version of its own (versioning off, or ``"null"``): then the ETag tells one upload from another."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str
+
+    @classmethod
+    def of(cls, bucket: str, key: str, version_id: str | None, etag: str) -> UploadVersion:
+        return cls(bucket, key, None if version_id in (None, NULL_VERSION) else version_id, etag.strip('"'))
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def identity(self) -> str:
+        """What tells this upload from another of the same key: its version, else its ETag."""
+        return self.version_id or self.etag
+
+    def described(self) -> str:
+        """The upload as an email names it."""
+        return f"{self.uri} (version {self.version_id})" if self.version_id else f"{self.uri} (ETag {self.etag})"
 
 
 def settings_key(dataset: str) -> str:
@@ -64,16 +106,47 @@ def layered_settings(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> d
     return merged
 
 
+@contextmanager
+def pinned(s3: Any, upload: UploadVersion, paths: RunPaths) -> Iterator[str]:
+    """The URI of a copy of exactly ``upload``, for as long as the block runs.
+
+    Where the bucket has no versions, the copy is made only if the key still holds the upload's ETag.
+    A version that is gone (deleted, or overwritten in an unversioned bucket) is the user's to know of.
+    """
+    source: dict[str, str] = {"Bucket": upload.bucket, "Key": upload.key}
+    extra: dict[str, str] = {"TaggingDirective": "REPLACE"}  # the upload's tags are not the run's
+    if upload.version_id:
+        source["VersionId"] = upload.version_id
+    else:
+        extra["CopySourceIfMatch"] = f'"{upload.etag}"'
+    try:
+        s3.copy(source, paths.bucket, paths.upload_copy_key, ExtraArgs=extra, Config=_COPY)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code"))
+        if code in ("PreconditionFailed", "412"):
+            raise UserInputError(
+                f"{upload.uri} was replaced by another upload before it could be read; that upload is run instead"
+            ) from None
+        if code in ("NoSuchKey", "NoSuchVersion", "404"):
+            raise UserInputError(f"{upload.described()} was deleted before it could be read") from None
+        raise
+    try:
+        yield paths.uri(paths.upload_copy_key)
+    finally:
+        s3.delete_object(Bucket=paths.bucket, Key=paths.upload_copy_key)
+
+
 def convert_upload(
     *,
-    source_uri: str,
+    upload: UploadVersion,
     paths: RunPaths,
     settings: DatasetSettings,
     s3: Any,
     storage_options: dict[str, str] | None,
 ) -> ConversionResult:
     """Write the run's target-first splits and its schema.json (nothing at all when the file is refused)."""
-    result = convert(source_uri, paths.uri(paths.data_key), settings, storage_options=storage_options)
+    with pinned(s3, upload, paths) as copy:
+        result = convert(copy, paths.uri(paths.data_key), settings, storage_options=storage_options)
     s3.put_object(
         Bucket=paths.bucket,
         Key=paths.schema_key,
@@ -83,10 +156,11 @@ def convert_upload(
     return result
 
 
-def prepared_document(paths: RunPaths, schema: Schema) -> Prepared:
+def prepared_document(paths: RunPaths, schema: Schema, upload: UploadVersion) -> Prepared:
     """What the state machine needs to know about prepared data (the ``prepared`` input field)."""
     return Prepared(
         dataset=paths.dataset,
+        source_version=upload.identity,
         run_id=paths.run,
         data=paths.uri(paths.data_key),
         schema_uri=paths.uri(paths.schema_key),

@@ -85,7 +85,8 @@ def list_outbox(outbox: Path) -> list[MailItem]:
             MailItem(
                 date=_iso_date(headers.get("Date")),
                 to=str(headers.get("To", "")),
-                subject=str(headers.get("Subject", "")),
+                # a long subject is folded right after "Subject:", and the parser keeps the fold's space
+                subject=str(headers.get("Subject", "")).strip(),
                 path=path,
             )
         )

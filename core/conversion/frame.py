@@ -72,6 +72,7 @@ def scan(
         null_values=list(null_values),
         encoding="utf8",
         raise_if_empty=False,
+        glob=False,  # a key is a name, not a pattern: "v*.csv" is one file, not every v….csv
         storage_options=dict(storage_options) if storage_options else None,
     )
     nth = (~is_missing(target, numeric[target])).cast(pl.UInt32).cum_sum()

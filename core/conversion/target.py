@@ -80,6 +80,9 @@ def plan_target(
     else:
         keys = None
         classes = _ordered_classes([text for text, _ in counts])
+    if numeric and given is None and len(keys or ()) == 1:
+        # one number: not a classification problem the user asked for, and no regression either
+        _refuse_constant(name, stats, exact_counts)
     _check_classes(name, classes, given)
     problem: ProblemType = given or ("binary" if len(classes) == 2 else "multiclass")
     return TargetPlan(problem, classes, keys)

@@ -4,6 +4,11 @@ The winner's metrics come from its training job's ``evaluation.json`` (the image
 channel with :func:`core.metrics.score`). The live model is scored here on the same rows, sent to its
 endpoint as raw records, because it may have been trained on another vocabulary; only raw records mean
 the same to both models. The winner is deployed only if it is better by the configured margin.
+
+An endpoint serves one dataset: the run that creates it tags it with its dataset, and a run whose
+endpoint exists without its own dataset's tag stops before scoring anything. Without that, a dataset
+whose name (or whose dropml.json ``endpoint_name``) reaches another dataset's endpoint would find the
+live model unable to score its rows and deploy over it.
 """
 
 from __future__ import annotations
@@ -16,15 +21,38 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from botocore.exceptions import ClientError
 
 from core.container import EVALUATION_FILE, OUTPUT_ARCHIVE
 from core.metrics import improvement, score
+from core.names import OWNER_TAG
 from core.problems import PROBLEMS
 from core.s3 import split_s3_uri
 from core.schema import Schema
 from functions.run_document import Champion, Evaluation, RunDocument, Winner
 
 BATCH_ROWS = 500  # raw records per request: far below the 6 MB payload cap for wide rows too
+HTTP_SERVER_ERROR = 500
+
+
+class EndpointBusy(Exception):
+    """The endpoint is changing (Creating, Updating, …) by a deployment that is not this run's.
+
+    Its class name is the error Step Functions records (``RunError.ENDPOINT_BUSY``).
+    """
+
+
+# EndpointStatus values (the service model) by what a run does about them.
+IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+SERVES_NOTHING = ("OutOfService", "UpdateRollbackFailed")  # updated in place; Failed is replaced
+
+
+class EndpointOfAnotherDataset(Exception):
+    """The run's endpoint exists and does not carry its dataset's tag: nothing is scored or deployed.
+
+    Its class name is the error Step Functions records (``RunError.ENDPOINT_OF_ANOTHER_DATASET``), which
+    the failure email answers with advice of its own.
+    """
 
 
 @dataclass(frozen=True)
@@ -68,6 +96,42 @@ def describe_endpoint(sagemaker: Any, endpoint: str) -> dict[str, Any] | None:
     return described
 
 
+def owner_of(sagemaker: Any, endpoint_arn: str) -> str | None:
+    """The value of the endpoint's dataset tag, or None when it has none (it was not made by a run)."""
+    for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=endpoint_arn):
+        for tag in page.get("Tags", []):
+            if tag["Key"] == OWNER_TAG:
+                return str(tag["Value"])
+    return None
+
+
+def check_owner(sagemaker: Any, live: dict[str, Any], *, dataset: str, owner: str) -> None:
+    """Raise :class:`EndpointOfAnotherDataset` unless the live endpoint carries ``owner`` as its tag."""
+    found = owner_of(sagemaker, live["EndpointArn"])
+    if found == owner:
+        return
+    name = live["EndpointName"]
+    whose = f"serves dataset {found!r}" if found is not None else f"has no {OWNER_TAG} tag (no dropml run created it)"
+    raise EndpointOfAnotherDataset(
+        f"endpoint {name} {whose}, so this run of dataset {dataset!r} neither scored nor replaced it. "
+        f'Give the dataset an endpoint of its own with "endpoint_name" in its dropml.json; or, to let it '
+        f"replace this endpoint, tag it: aws sagemaker add-tags --resource-arn {live['EndpointArn']} "
+        f"--tags Key={OWNER_TAG},Value={owner}"
+    )
+
+
+def check_settled(live: dict[str, Any]) -> None:
+    """Raise :class:`EndpointBusy` while the endpoint is changing: neither scoring it nor deploying to it
+    means anything then (UpdateEndpoint refuses an endpoint in progress)."""
+    status = live["EndpointStatus"]
+    if status in IN_PROGRESS:
+        raise EndpointBusy(
+            f"endpoint {live['EndpointName']} is {status}: a change this run did not make is in progress (runs of "
+            "one dataset take turns, so it came from elsewhere); nothing was deployed. Run again once it is "
+            "InService or gone."
+        )
+
+
 def read_test_split(s3: Any, data_uri: str) -> np.ndarray:
     """All test part files as one float matrix, label in column 0 (NaN for empty fields)."""
     bucket, prefix = split_s3_uri(f"{data_uri.rstrip('/')}/test/")
@@ -108,6 +172,35 @@ def score_endpoint(runtime: Any, endpoint: str, schema: Schema, rows: np.ndarray
     return score("multiclass", labels, matrix)
 
 
+def score_champion(runtime: Any, live: dict[str, Any], schema: Schema, rows: np.ndarray) -> Champion:
+    """The live model's metrics on the rows, or why it has none.
+
+    A 4xx from its container means it cannot read this data (another dataset's model, other columns);
+    a 5xx from the container or from SageMaker itself means the endpoint serves nothing at all (its
+    container died): either way the new model replaces it, and the email says which it was. Any other
+    error (throttling after the SDK's retries, a refused request) is not the live model's fault: it
+    fails the evaluation.
+    """
+    endpoint, config = live["EndpointName"], live["EndpointConfigName"]
+    try:
+        return Champion(
+            endpoint=endpoint, endpoint_config=config, metrics=score_endpoint(runtime, endpoint, schema, rows)
+        )
+    except ClientError as failure:
+        response = failure.response
+        container_status = response.get("OriginalStatusCode")
+        status = container_status or response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        is_model_error = response.get("Error", {}).get("Code") == "ModelError"
+        if not is_model_error and status < HTTP_SERVER_ERROR:
+            raise
+        return Champion(
+            endpoint=endpoint,
+            endpoint_config=config,
+            error=str(failure),
+            answers=status < HTTP_SERVER_ERROR,
+        )
+
+
 def decide(*, schema: Schema, winner: Winner, champion: Champion | None, margin: float) -> Decision:
     problem = PROBLEMS[schema.problem_type]
     metric = problem.comparison_metric
@@ -115,6 +208,10 @@ def decide(*, schema: Schema, winner: Winner, champion: Champion | None, margin:
     challenger_value = winner.metrics[metric]
     if champion is None:
         return Decision(True, "no model is live on this endpoint yet", metric)
+    if not champion.answers:
+        return Decision(
+            True, f"the live endpoint answers no request, so the new model replaces it ({champion.error})", metric
+        )
     if champion.error is not None or champion.metrics is None:
         return Decision(True, f"the live model could not be scored on this data ({champion.error})", metric)
     champion_value = champion.metrics[metric]
@@ -135,16 +232,25 @@ def evaluate_run(run: RunDocument, *, sagemaker: Any, runtime: Any, s3: Any) -> 
     bucket, key = split_s3_uri(run.prepared.schema_uri)
     schema = Schema.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     endpoint = run.plan.names.endpoint
+    live = describe_endpoint(sagemaker, endpoint)
+    if live is not None:
+        check_owner(sagemaker, live, dataset=run.dataset, owner=run.plan.names.endpoint_owner)
     winner = winner_summary(sagemaker, s3, run.training.job)
     rows = read_test_split(s3, run.prepared.data)
-    live = describe_endpoint(sagemaker, endpoint)
     champion: Champion | None = None
-    if live is not None and live["EndpointStatus"] == "InService":
-        try:
-            metrics, error = score_endpoint(runtime, endpoint, schema, rows), None
-        except runtime.exceptions.ModelError as failure:
-            metrics, error = None, str(failure)
-        champion = Champion(endpoint=endpoint, endpoint_config=live["EndpointConfigName"], metrics=metrics, error=error)
+    status = live["EndpointStatus"] if live is not None else None
+    if live is not None:
+        check_settled(live)
+    if live is not None and status == "InService":
+        champion = score_champion(runtime, live, schema, rows)
+    elif live is not None and status in SERVES_NOTHING:
+        why = f": {live['FailureReason']}" if live.get("FailureReason") else ""
+        champion = Champion(
+            endpoint=endpoint,
+            endpoint_config=live.get("EndpointConfigName", ""),
+            error=f"the endpoint is {status}{why}",
+            answers=False,
+        )
     decision = decide(schema=schema, winner=winner, champion=champion, margin=run.plan.deploy_margin)
     return Evaluation(
         decision="deploy" if decision.deploy else "keep",

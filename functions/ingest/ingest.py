@@ -13,14 +13,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.errors import UserInputError
-from core.names import RunPaths, dataset_and_file, execution_name, run_id
+from core.names import INCOMING_PREFIX, RunPaths, dataset_and_file, execution_name, run_id
 from core.s3 import head_or_none
 from functions import sns
 from functions.config import IngestConfig
-from functions.upload import convert_upload, prepared_document, read_settings
-
-# S3's version id of an object written while the bucket's versioning was off or suspended.
-NULL_VERSION = "null"
+from functions.upload import SETTINGS_FILE, UploadVersion, convert_upload, prepared_document, read_settings
 
 
 @dataclass(frozen=True)
@@ -38,12 +35,9 @@ class Upload:
         return f"s3://{self.bucket}/{self.key}"
 
     @property
-    def identity(self) -> str:
-        """What tells this upload from another of the same key: its version, else its ETag. Every object
-        written while versioning was off or suspended has the same version, ``"null"``, so it names none."""
-        if self.version_id is None or self.version_id == NULL_VERSION:
-            return self.etag
-        return self.version_id
+    def version(self) -> UploadVersion:
+        """The version the event is about: the one the run converts, whatever the key holds by then."""
+        return UploadVersion.of(self.bucket, self.key, self.version_id, self.etag)
 
 
 @dataclass(frozen=True)
@@ -76,11 +70,14 @@ def ingest_upload(
     now: datetime | None = None,
 ) -> IngestOutcome:
     """Convert one upload and start its execution; refuse it with a reason the user can act on."""
-    located = dataset_and_file(upload.key)
-    if located is None or not located[1].lower().endswith(".csv"):
-        return IngestOutcome(status="ignored", key=upload.key, reason="not incoming/<dataset>/<file>.csv")
-    dataset, file_name = located
-    paths = RunPaths(upload.bucket, dataset, run_id(upload.bucket, upload.key, upload.identity))
+    placed = placement(upload.key)
+    if placed is None:
+        return IngestOutcome(status="ignored", key=upload.key, reason="a folder or a dataset's settings file")
+    if isinstance(placed, UserInputError):
+        _tell_misplaced(upload, placed, clients=clients, config=config)
+        return IngestOutcome(status="refused", key=upload.key, reason=placed.reason)
+    dataset, file_name = placed
+    paths = RunPaths(upload.bucket, dataset, run_id(upload.bucket, upload.key, upload.version.identity))
     run = paths.run
     name = execution_name(dataset, run)
     execution_arn = _execution_arn(config.state_machine_arn, name)
@@ -103,6 +100,28 @@ def ingest_upload(
     )
 
 
+def placement(key: str) -> tuple[str, str] | UserInputError | None:
+    """Where an object under ``incoming/`` belongs: (dataset, file) for a CSV in a dataset's folder; None
+    for what is not an upload (a folder, ``dropml.json``); else why it cannot be run. The S3 trigger
+    sends every object under ``incoming/`` (its suffix filter would be case-sensitive), so that a file
+    in the wrong place is refused with a reason rather than ignored in silence."""
+    if not key.startswith(INCOMING_PREFIX) or key.endswith("/") or key.rsplit("/", 1)[-1] == SETTINGS_FILE:
+        return None
+    located = dataset_and_file(key)
+    file_name = key.rsplit("/", 1)[-1]
+    if located is None:
+        return UserInputError(
+            f"{file_name} is not directly in a dataset's folder: upload it as incoming/<dataset>/{file_name}, "
+            "where <dataset> names the dataset (and its endpoint)"
+        )
+    dataset, file_name = located
+    if dataset in (".", ".."):
+        return UserInputError(f"{dataset!r} cannot name a dataset: choose a folder name with a letter or digit")
+    if not file_name.lower().endswith(".csv"):
+        return UserInputError(f"{file_name} is not a .csv file: only CSV files are trained; save it as CSV")
+    return dataset, file_name
+
+
 def _convert_and_start(
     upload: Upload,
     paths: RunPaths,
@@ -117,7 +136,7 @@ def _convert_and_start(
     try:
         settings = read_settings(clients.s3, upload.bucket, paths.dataset)
         result = convert_upload(
-            source_uri=upload.uri, paths=paths, settings=settings, s3=clients.s3, storage_options=storage_options
+            upload=upload.version, paths=paths, settings=settings, s3=clients.s3, storage_options=storage_options
         )
     except UserInputError as refusal:
         _reject(upload, paths, file_name, refusal, clients=clients, config=config, now=now)
@@ -127,7 +146,7 @@ def _convert_and_start(
     execution_input = {
         "source": upload.uri,
         "settings": settings.model_dump(mode="json", exclude_defaults=True),
-        "prepared": prepared_document(paths, schema).model_dump(mode="json", by_alias=True),
+        "prepared": prepared_document(paths, schema, upload.version).model_dump(mode="json", by_alias=True),
     }
     started = clients.stepfunctions.start_execution(
         stateMachineArn=config.state_machine_arn, name=name, input=json.dumps(execution_input)
@@ -176,6 +195,25 @@ def _reject(
             "dataset": {"DataType": "String", "StringValue": paths.dataset},
             "run_id": {"DataType": "String", "StringValue": paths.run},
         },
+    )
+
+
+def _tell_misplaced(upload: Upload, refusal: UserInputError, *, clients: AwsClients, config: IngestConfig) -> None:
+    """Email why an object outside any dataset's folder, or not a CSV, was not run (no run folder to record it in)."""
+    file_name = upload.key.rsplit("/", 1)[-1]
+    clients.sns.publish(
+        TopicArn=config.topic_arn,
+        Subject=sns.subject(f"dropml: upload refused: {file_name}"),
+        Message="\n".join(
+            [
+                f"Your upload {upload.uri} was refused; no training was started.",
+                "",
+                f"Reason: {refusal.reason}",
+                "",
+                "The uploaded file was not changed.",
+            ]
+        ),
+        MessageAttributes={"event": {"DataType": "String", "StringValue": "upload_refused"}},
     )
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from core.names import dataset_and_file
 from core.s3 import split_s3_uri
 from functions import sns
-from functions.run_document import Attempt, Evaluation, Failure, Prepared, RunDocument, Step, Training
+from functions.run_document import Attempt, Evaluation, Failure, Prepared, RunDocument, RunError, Step, Training
 
 # What a person should do about a failure, by the step that failed.
 # Keyed by Step, a str: the definition's failed_step text finds its advice directly.
@@ -32,7 +32,18 @@ ADVICE: dict[str, str] = {
     Step.DEPLOY: "The previous endpoint (if any) is still serving. Check the endpoint's FailureReason and the "
     "instance quota, then run again.",
 }
+# Advice for an error a function raises on purpose; it goes before the step's.
+ERROR_ADVICE: dict[str, str] = {
+    RunError.ENDPOINT_OF_ANOTHER_DATASET: "Nothing was deployed and the other dataset's endpoint is untouched. "
+    'Name an endpoint of this dataset\'s own with "endpoint_name" in its dropml.json, or tag the endpoint as the '
+    "reason shows if this dataset may replace it, then run again.",
+    RunError.ENDPOINT_BUSY: "The live model is unchanged and this run's model is kept in S3. Once the endpoint is "
+    "InService (or gone), run this upload again from the Step Functions console with its source.",
+    RunError.EARLIER_RUN_STILL_RUNNING: "The live model is unchanged. Look at the earlier run in the Step Functions "
+    "console (stop it if it is stuck), then run this upload again from the console with its source.",
+}
 UNKNOWN_STEP = "unknown step"
+OPEN_THE_CONSOLE = "Open the execution in the Step Functions console."
 
 
 @dataclass(frozen=True)
@@ -95,14 +106,16 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
     duration = _duration(final.started_at, finished_at)
     lines = [
         f"dropml run {run.run_id if run else '(not assigned)'} for dataset {final.dataset!r}",
-        f"File: {final.source or '(unknown)'}",
+        f"File: {final.source or '(unknown)'}" + _version(run),
         f"Result: {outcome}",
     ]
     if duration:
         lines.append(f"Duration: {duration}")
     if failure:
-        advice = ADVICE.get(step, "Open the execution in the Step Functions console.")
+        advice = ERROR_ADVICE.get(failure.Error) or ADVICE.get(step, OPEN_THE_CONSOLE)
         lines += ["", f"Failed step: {step}", f"Reason: {failure_reason(failure)}", f"What to do: {advice}"]
+    if run and run.queue and run.queue.waited_for:
+        lines.append(f"Waited for: {', '.join(run.queue.waited_for)} (earlier runs of this dataset) to end first")
     if run:
         lines += _data_lines(run.prepared)
         lines += _training_lines(run.training, run.attempt)
@@ -115,6 +128,7 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
         "dataset": final.dataset,
         "run_id": run.run_id if run else None,
         "source": final.source,
+        "source_version": run.prepared.source_version if run else None,
         "failed_step": step if failure else None,
         "reason": failure_reason(failure) if failure else None,
         "decision": evaluation.decision if evaluation else None,
@@ -125,6 +139,12 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
     lines += ["", "Machine-readable summary:", json.dumps(document, ensure_ascii=False)]
     subject = sns.subject(f"dropml {final.dataset}: {outcome.split(' (')[0]}")
     return Report(subject=subject, body="\n".join(lines), document=document)
+
+
+def _version(run: RunDocument | None) -> str:
+    """Which upload of the file the run trained: a key may have been uploaded again since."""
+    version = run.prepared.source_version if run else None
+    return f" (version {version})" if version else ""
 
 
 def failure_reason(failure: Failure) -> str:
@@ -212,11 +232,14 @@ def _endpoint_lines(endpoint: str | None, evaluation: Evaluation | None) -> list
     if not endpoint:
         return []
     body = json.dumps([evaluation.example_record if evaluation else {}], ensure_ascii=False)
+    # The body from a file (fileb://) is sent as it is by AWS CLI v1 and v2 alike; a --body string needs
+    # --cli-binary-format raw-in-base64-out in v2, which v1 refuses as an unknown option. printf, not
+    # echo: some shells' echo reads backslashes in the JSON as escapes.
     return [
         "",
         f"Call the endpoint {endpoint} with raw rows (column names as in your CSV):",
-        f"  aws sagemaker-runtime invoke-endpoint --endpoint-name {endpoint} --content-type application/json "
-        f"--cli-binary-format raw-in-base64-out --body {shlex.quote(body)} /dev/stdout",
+        f"  printf '%s' {shlex.quote(body)} | aws sagemaker-runtime invoke-endpoint --endpoint-name {endpoint} "
+        "--content-type application/json --body fileb:///dev/stdin /dev/stdout",
     ]
 
 

@@ -13,7 +13,15 @@ from typing import Any, Literal
 
 from core.container import DATA_CHANNELS, SCHEMA_CHANNEL, metric_definitions
 from core.errors import UserInputError
-from core.names import ENDPOINT_NAME_MAX, MODEL_NAME_MAX, TRAINING_JOB_NAME_MAX, TUNING_JOB_NAME_MAX, slug
+from core.names import (
+    ENDPOINT_NAME_MAX,
+    MODEL_NAME_MAX,
+    TRAINING_JOB_NAME_MAX,
+    TUNING_JOB_NAME_MAX,
+    endpoint_name,
+    owner_tag_value,
+    slug,
+)
 from core.parameter_ranges import combinations
 from core.problems import PROBLEMS
 from core.schema import Schema
@@ -23,6 +31,13 @@ from functions.run_document import Attempt, Channel, JobNames, Plan, TuningStrat
 ATTEMPT_ID_LENGTH = 10
 # How long a Failed endpoint may take to be deleted before the run gives up on replacing it.
 ENDPOINT_DELETION_TIMEOUT_SECONDS = 30 * 60
+# How long an endpoint may be Creating or Updating before the run gives up waiting for it (SageMaker's
+# instances of a large model can take a long while to start and pass their health checks).
+ENDPOINT_WAIT_TIMEOUT_SECONDS = 90 * 60
+# How long a run waits for earlier runs of its dataset to end before it gives up: a day, or 1,500 polls
+# (about ten history events each; an execution's history holds 25,000), whichever comes first.
+QUEUE_TIMEOUT_SECONDS = 24 * 60 * 60
+QUEUE_POLLS_MAX = 1_500
 # HyperbandStrategyConfig.MaxResource: "The maximum value is 20,000 epochs" (SageMaker API reference).
 HYPERBAND_MAX_RESOURCE = 20_000
 DEFAULT_STATIC = {"num_round": "200", "early_stopping_rounds": "20"}
@@ -77,10 +92,14 @@ class _Namer:
         )
 
     def deployment(self, endpoint: str | None) -> JobNames:
+        """The dataset's own endpoint, or the one its dropml.json names (which a run deploys to only
+        while no other dataset's tag is on it)."""
+        named = f"{self.prefix}-{slug(endpoint, ENDPOINT_NAME_MAX - len(self.prefix) - 1)}" if endpoint else None
         return JobNames(
             model=self.within(MODEL_NAME_MAX, "model"),
             endpoint_config=self.within(MODEL_NAME_MAX, "config"),
-            endpoint=f"{self.prefix}-{slug(endpoint or self.dataset, ENDPOINT_NAME_MAX - len(self.prefix) - 1)}",
+            endpoint=named or endpoint_name(self.prefix, self.dataset),
+            endpoint_owner=owner_tag_value(self.dataset),
         )
 
 
@@ -183,6 +202,8 @@ def plan_run(
             "max_runtime_seconds": max_runtime_seconds,
             "endpoint_poll_seconds": endpoint_poll_seconds,
             "endpoint_deletion_polls": math.ceil(ENDPOINT_DELETION_TIMEOUT_SECONDS / max(endpoint_poll_seconds, 1)),
+            "endpoint_wait_polls": math.ceil(ENDPOINT_WAIT_TIMEOUT_SECONDS / max(endpoint_poll_seconds, 1)),
+            "queue_polls": min(math.ceil(QUEUE_TIMEOUT_SECONDS / max(endpoint_poll_seconds, 1)), QUEUE_POLLS_MAX),
             "endpoint_instance_type": settings.endpoint_instance_type or endpoint_instance_type,
             "deploy_margin": settings.deploy_margin,
         }

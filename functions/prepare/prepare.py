@@ -13,11 +13,12 @@ from core.errors import UserInputError
 from core.names import RunPaths, run_id
 from core.s3 import head_or_none, split_s3_uri
 from core.schema import Schema
+from core.settings import DatasetSettings
 from functions.config import PrepareConfig
 from functions.prepare.execution_input import parse_execution_input
 from functions.prepare.plan import plan_run
 from functions.run_document import RunDocument
-from functions.upload import convert_upload, prepared_document, read_settings
+from functions.upload import UploadVersion, convert_upload, prepared_document, read_settings
 
 
 def prepare_execution(
@@ -35,13 +36,15 @@ def prepare_execution(
     settings = read_settings(s3, bucket, dataset, request.settings, defaults)
     if settings.instance == "gpu" and not config.gpu_instance_type:
         raise UserInputError('settings: instance is "gpu" but this stack has no GpuInstanceType; use "auto" or "cpu"')
+    within_caps(settings, config)
 
     if request.prepared is not None:
         prepared = request.prepared
         schema = _read_schema(s3, prepared.schema_uri)
         paths = RunPaths(bucket, dataset, prepared.run_id)
     else:
-        paths = RunPaths(bucket, dataset, run_id(bucket, key, _object_identity(s3, bucket, key)))
+        upload = _latest_version(s3, bucket, key)
+        paths = RunPaths(bucket, dataset, run_id(bucket, key, upload.identity))
         rejected = _read_json(s3, bucket, paths.rejected_key)
         if rejected is not None:
             raise UserInputError(f"this upload was refused earlier: {rejected['reason']}")
@@ -50,9 +53,9 @@ def prepare_execution(
             schema = Schema.from_dict(existing)
         else:
             schema = convert_upload(
-                source_uri=request.source, paths=paths, settings=settings, s3=s3, storage_options=storage_options
+                upload=upload, paths=paths, settings=settings, s3=s3, storage_options=storage_options
             ).schema
-        prepared = prepared_document(paths, schema)
+        prepared = prepared_document(paths, schema, upload)
 
     plan, attempt = plan_run(
         prefix=config.name_prefix,
@@ -81,11 +84,35 @@ def prepare_execution(
     )
 
 
-def _object_identity(s3: Any, bucket: str, key: str) -> str:
+def within_caps(settings: DatasetSettings, config: PrepareConfig) -> None:
+    """Refuse settings that ask for more than the stack allows, naming each cap and how to raise it."""
+    over = []
+    for asked, cap, parameter, what in (
+        (settings.tuning.max_jobs, config.max_tuning_jobs, "MaxTuningJobs", "tuning.max_jobs"),
+        (settings.tuning.max_parallel_jobs, config.max_parallel_tuning_jobs, "MaxParallelTuningJobs",
+         "tuning.max_parallel_jobs"),
+    ):  # fmt: skip
+        if asked > cap:
+            over.append(
+                f"{what} {asked} is over this stack's {parameter}={cap} (ask for at most {cap}, or raise {parameter})"
+            )
+    allowed = config.endpoint_instance_types
+    if settings.endpoint_instance_type and settings.endpoint_instance_type not in allowed:
+        over.append(
+            f"endpoint_instance_type {settings.endpoint_instance_type} is not one this stack allows "
+            f"({', '.join(allowed)}; add it to AllowedEndpointInstanceTypes)"
+        )
+    if over:
+        raise UserInputError("settings: " + "; ".join(over) + ". A stack parameter is changed with sam deploy "
+                             "--parameter-overrides NAME=VALUE")  # fmt: skip
+
+
+def _latest_version(s3: Any, bucket: str, key: str) -> UploadVersion:
+    """The object as it is now: a console run converts the version the key holds when it starts."""
     head = head_or_none(s3, bucket, key)
     if head is None:
         raise UserInputError(f"no object at s3://{bucket}/{key}: upload the CSV there first")
-    return str(head.get("VersionId") or head["ETag"].strip('"'))
+    return UploadVersion.of(bucket, key, head.get("VersionId"), head["ETag"])
 
 
 def _read_schema(s3: Any, uri: str) -> Schema:

@@ -40,7 +40,7 @@ from moto.sts.models import sts_backends
 
 from local.credentials import FAKE_CREDENTIALS
 from local.moto.iam_policies import Evaluation, Policy, evaluate, trust_allows
-from local.moto.iam_requests import Request, context, iam_action, passed_roles, resources
+from local.moto.iam_requests import Request, context, copy_source_read, iam_action, passed_roles, resources
 from local.moto.role_sessions import PARTITION, role_credentials, trusts_service
 from local.moto.state import Replacements, current_settings
 
@@ -163,6 +163,7 @@ def _check_action_permitted(self: access_control.IAMRequestBase, resource: str) 
         path=self._path,
         body=self._body if isinstance(self._body, bytes) else (self._body or "").encode(),
         form=self._data if isinstance(self._data, dict) else {},
+        copy_source=self._headers.get("x-amz-copy-source") if self._service == "s3" else None,
     )
     action = iam_action(request)
     if action == "sts:GetCallerIdentity":  # always allowed, whatever the policies say
@@ -173,6 +174,8 @@ def _check_action_permitted(self: access_control.IAMRequestBase, resource: str) 
     checks = [(action, target, values) for target in resources(request, resource)]
     for passed in passed_roles(request):
         checks.append(("iam:PassRole", passed.role_arn, {**values, "iam:PassedToService": [passed.service]}))
+    if (read := copy_source_read(request)) is not None:
+        checks.append((*read, values))
     for checked_action, target, checked_values in checks:
         evaluation = evaluate(policies, checked_action, target, checked_values)
         if evaluation.decision != "allowed":

@@ -32,6 +32,8 @@ class Request:
     path: str
     body: bytes
     form: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    copy_source: str | None = None
+    """S3's ``x-amz-copy-source`` header: the object a CopyObject or UploadPartCopy reads."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,18 @@ def passed_roles(request: Request) -> list[PassedRole]:
     paths, service = where
     params = _json_body(request)
     return [PassedRole(arn, service) for path in paths for arn in _values_at(params, path)]
+
+
+def copy_source_read(request: Request) -> tuple[str, str] | None:
+    """(action, object ARN) a copy needs on its source besides ``s3:PutObject`` on its target: S3 reads
+    the source as the caller, ``s3:GetObjectVersion`` when the copy names a version (moto checks only
+    the target)."""
+    if request.service != "s3" or not request.copy_source:
+        return None
+    # "bucket/key?versionId=…", the key percent-encoded (so a "?" in it is "%3F")
+    quoted, _, query = request.copy_source.partition("?")
+    versioned = "versionId" in parse_qs(query)
+    return ("s3:GetObjectVersion" if versioned else "s3:GetObject", f"arn:aws:s3:::{unquote(quoted).lstrip('/')}")
 
 
 def _function_arn(name: str, region_account: str) -> str:

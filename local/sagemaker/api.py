@@ -20,7 +20,7 @@ from typing import Any
 from local.sagemaker.context import AwsAccount, EngineContext, RoleSessions
 from local.sagemaker.endpoints import Endpoints
 from local.sagemaker.models import Models
-from local.sagemaker.tags import Tags
+from local.sagemaker.tags import Tags, check_tags
 from local.sagemaker.training_jobs import TrainingJobs
 from local.sagemaker.tuning_jobs import TuningJobs
 
@@ -135,6 +135,7 @@ class LocalSageMaker:
             return dict(self._engines)
 
     def call(self, action: str, account: str, region: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        check_tags(parameters.get("Tags"))  # before anything is made: a bad tag fails the whole request
         return OPERATIONS[action](self.engine(account, region), parameters)
 
     def invoke(self, account: str, region: str, request: Mapping[str, Any]) -> dict[str, Any]:

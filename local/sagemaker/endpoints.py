@@ -144,10 +144,12 @@ class Endpoints:
             config_name = config["EndpointConfigName"]
             return Endpoint(name=name, arn=arn, config_name=config_name, created=now, last_modified=now)
 
+        taken = ValidationError(f'Cannot create already existing endpoint "{arn}".')
         with self._lock:
-            endpoint = self._endpoints.add(
-                name, endpoint_now, taken=lambda _: ValidationError(f'Cannot create already existing endpoint "{arn}".')
-            )
+            # "The name is case-insensitive in CreateEndpoint" (SageMaker API reference)
+            if any(existing.name.lower() == name.lower() for existing in self._endpoints.values()):
+                raise taken
+            endpoint = self._endpoints.add(name, endpoint_now, taken=lambda _: taken)
             models = self._models.snapshot(config)
         self._in_background(self._create, endpoint, config, models)
         return {"EndpointArn": arn}

@@ -3,23 +3,31 @@
 One local stack for the module; each test is a chapter of one dataset's life, in order: a first
 upload is trained and deployed (GPU capacity missing → CPU, as on a machine without a GPU), a weak
 challenger is not deployed, a tuned one (its GPU trials out of capacity → tuned again on CPU) replaces
-the live model blue/green, a bad hyperparameter fails training, a broken upload is refused, and an
-endpoint that failed to create is deleted, waited for and created again. Each asserts on the email a
-user receives and on the endpoint's state.
+the live model blue/green, bad hyperparameters are refused before any job, a broken upload is refused, and an
+endpoint that failed to create is deleted, waited for and created again. Then the chapters of many
+datasets: two whose names had one endpoint get one each, and a dataset whose dropml.json names another
+dataset's endpoint is refused it, an endpoint whose container died is replaced by the next run, and
+two uploads to one key a moment apart each train their own version and take turns at the endpoint.
+Each asserts on the email a user receives and on the endpoint's state.
 """
 
 from __future__ import annotations
 
 import email
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
+from botocore.exceptions import ClientError
 
+from core.container import OPT_ML_ENV
 from local import stack
 from local.mail import list_outbox
 from local.ports import free_port
@@ -28,7 +36,9 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 PENGUINS = REPO / "datasets" / "penguins" / "penguins.csv"
+DIABETES = REPO / "datasets" / "diabetes" / "diabetes.csv"
 ENDPOINT = "dropml-penguins"
+AWS_CLI = Path(sys.executable).with_name("aws")
 
 
 @dataclass
@@ -66,6 +76,18 @@ class Pipeline:
                 return dict(described)
             time.sleep(0.5)
         raise AssertionError(f"{arn} still running after {timeout_s} s")
+
+    def execution_of(self, key: str, timeout_s: float = 60) -> str:
+        """The execution the upload of ``key`` started (found by its input: two datasets may share a slug)."""
+        client, source = self.client("stepfunctions"), f"s3://{self.bucket}/{key}"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for item in client.list_executions(stateMachineArn=self.machine)["executions"]:
+                described = client.describe_execution(executionArn=item["executionArn"])
+                if json.loads(described["input"]).get("source") == source:
+                    return str(item["executionArn"])
+            time.sleep(0.5)
+        raise AssertionError(f"no execution started for {source}")
 
     def states_entered(self, arn: str) -> list[str]:
         """The execution's states in the order it entered them, from its history (as the console shows it)."""
@@ -137,6 +159,17 @@ def test_first_upload_is_trained_on_cpu_after_gpu_capacity_fails_and_deployed(pi
     assert "Metrics on this run's test split:" in body and "logloss" in body
     assert "Classes: 0=Adelie, 1=Chinstrap, 2=Gentoo" in body
     assert "--endpoint-name dropml-penguins" in body
+    # AND the command the email gives answers when pasted into a shell, with the AWS CLI make test installs (v1)
+    [command] = [line.strip() for line in body.splitlines() if "invoke-endpoint" in line]
+    env = {
+        **pipeline.local.environment(),
+        "PATH": f"{AWS_CLI.parent}:/usr/bin:/bin",
+        "HOME": str(pipeline.local.state_dir),
+    }
+    pasted = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert pasted.returncode == 0, pasted.stderr
+    answer, _ = json.JSONDecoder().raw_decode(pasted.stdout)  # the answer, then the CLI's own JSON after it
+    assert answer["predictions"][0]["label"] in ("Adelie", "Chinstrap", "Gentoo")
     answer = pipeline.predict([{"island": "Torgersen", "bill_length_mm": 39.1, "flipper_length_mm": 181}])
     assert answer["predictions"][0]["label"] in ("Adelie", "Chinstrap", "Gentoo")
 
@@ -216,9 +249,10 @@ def test_a_tuned_challenger_replaces_the_live_model_blue_green(pipeline: Pipelin
     assert answer["predictions"][0]["label"] == "Gentoo"
 
 
-def test_a_bad_hyperparameter_fails_training_and_says_which(pipeline: Pipeline) -> None:
+def test_bad_hyperparameters_are_all_named_before_any_job_starts(pipeline: Pipeline) -> None:
     before = pipeline.endpoint()["EndpointConfigName"]
-    bad = {"mode": "train", "instance": "cpu", "hyperparameters": {"max_depth": -3}}
+    jobs = len(pipeline.client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"])
+    bad = {"mode": "train", "instance": "cpu", "hyperparameters": {"max_depth": -3, "eta": "fast"}}
 
     arn = pipeline.start(
         {"source": f"s3://{pipeline.bucket}/incoming/penguins/penguins.csv", "settings": bad}, "bad-depth"
@@ -226,8 +260,9 @@ def test_a_bad_hyperparameter_fails_training_and_says_which(pipeline: Pipeline) 
     described = pipeline.finished(arn)
 
     assert described["status"] == "FAILED"
-    body = decoded(pipeline.email("dropml penguins: FAILED at Train"))
-    assert "max_depth" in body
+    body = decoded(pipeline.email("dropml penguins: FAILED at Prepare data"))
+    assert "max_depth='-3' is invalid" in body and "eta='fast' is invalid" in body  # both, in one email
+    assert len(pipeline.client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"]) == jobs
     assert pipeline.endpoint()["EndpointConfigName"] == before  # the live model keeps serving
 
 
@@ -266,3 +301,137 @@ def test_an_endpoint_that_failed_to_create_is_replaced_by_the_next_run(pipeline:
     assert entered[created - 1] == "Gone, or still there?"
     assert sagemaker.describe_endpoint(EndpointName="dropml-second")["EndpointStatus"] == "InService"
     decoded(pipeline.email("dropml penguins: deployed the new model to endpoint dropml-second"))
+
+
+def test_two_datasets_whose_names_shared_an_endpoint_get_one_each(pipeline: Pipeline) -> None:
+    # GIVEN two datasets whose names have one slug: penguins (multiclass) and diabetes (regression)
+    penguins = {"target": "species", "mode": "train", "instance": "cpu"}
+    diabetes = {"target": "progression", "mode": "train", "instance": "cpu"}
+    pipeline.upload("incoming/my_data/dropml.json", json.dumps(penguins).encode())
+    pipeline.upload("incoming/my-data/dropml.json", json.dumps(diabetes).encode())
+
+    # WHEN both are uploaded at once
+    pipeline.upload("incoming/my_data/penguins.csv", PENGUINS.read_bytes())
+    pipeline.upload("incoming/my-data/DIABETES.CSV", DIABETES.read_bytes())  # a suffix in capitals runs too
+    first = pipeline.finished(pipeline.execution_of("incoming/my_data/penguins.csv"))
+    second = pipeline.finished(pipeline.execution_of("incoming/my-data/DIABETES.CSV"))
+
+    # THEN each deployed a first model to an endpoint of its own, and each endpoint answers its own data
+    assert first["status"] == second["status"] == "SUCCEEDED", (first, second)
+    ours, theirs = (json.loads(d["output"]) for d in (first, second))
+    endpoints = ours["plan"]["names"]["endpoint"], theirs["plan"]["names"]["endpoint"]
+    assert endpoints[0].lower() != endpoints[1].lower() and endpoints[1] == "dropml-my-data"
+    for output in ours, theirs:
+        assert output["evaluation"]["decision"] == "deploy"
+        assert output["evaluation"]["reason"] == "no model is live on this endpoint yet"
+    runtime = pipeline.client("sagemaker-runtime")
+
+    def predict(endpoint: str, record: dict[str, Any]) -> dict[str, Any]:
+        body = json.dumps([record])
+        answer = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="application/json", Body=body)
+        return dict(json.loads(answer["Body"].read())["predictions"][0])
+
+    assert predict(endpoints[0], {"island": "Biscoe", "bill_length_mm": 48.0})["label"] in (
+        "Adelie",
+        "Chinstrap",
+        "Gentoo",
+    )
+    assert isinstance(predict(endpoints[1], {"age": 59, "bmi": 32.1})["score"], float)
+    decoded(pipeline.email(f"dropml my_data: deployed the new model to endpoint {endpoints[0]}"))
+    decoded(pipeline.email("dropml my-data: deployed the new model to endpoint dropml-my-data"))
+
+
+def test_a_dataset_cannot_deploy_to_another_datasets_endpoint(pipeline: Pipeline) -> None:
+    # GIVEN the endpoint of dataset my-data, and a dataset whose dropml.json names that endpoint
+    sagemaker = pipeline.client("sagemaker")
+    before = sagemaker.describe_endpoint(EndpointName="dropml-my-data")["EndpointConfigName"]
+    intruder = {"target": "species", "mode": "train", "instance": "cpu", "endpoint_name": "my-data"}
+    pipeline.upload("incoming/intruder/dropml.json", json.dumps(intruder).encode())
+
+    # WHEN it is uploaded
+    pipeline.upload("incoming/intruder/penguins.csv", PENGUINS.read_bytes())
+    described = pipeline.finished(pipeline.execution_of("incoming/intruder/penguins.csv"))
+
+    # THEN the run fails before scoring or deploying, and says whose the endpoint is and what to do
+    assert described["status"] == "FAILED"
+    assert "Better than the live model?" not in pipeline.states_entered(described["executionArn"])
+    body = decoded(pipeline.email("dropml intruder: FAILED at Evaluate"))
+    assert "endpoint dropml-my-data serves dataset 'my-data', so this run of dataset 'intruder'" in body
+    assert '"endpoint_name"' in body and "the other dataset's endpoint is untouched" in body
+    # AND my-data's endpoint still serves my-data's model
+    after = sagemaker.describe_endpoint(EndpointName="dropml-my-data")
+    assert after["EndpointStatus"] == "InService" and after["EndpointConfigName"] == before
+
+
+def test_a_live_endpoint_whose_container_died_is_replaced_and_the_email_says_so(pipeline: Pipeline) -> None:
+    # GIVEN my-data's endpoint, InService, whose serving processes were killed (its container died)
+    servers = [p for p in psutil.process_iter() if "/endpoints/dropml-my-data/" in _environ(p).get(OPT_ML_ENV, "")]
+    assert servers
+    for server in servers:
+        server.kill()
+    psutil.wait_procs(servers, timeout=10)
+    runtime = pipeline.client("sagemaker-runtime")
+    with pytest.raises(ClientError):
+        runtime.invoke_endpoint(EndpointName="dropml-my-data", ContentType="application/json", Body=b'[{"age": 59}]')
+
+    # WHEN the dataset runs again
+    source = f"s3://{pipeline.bucket}/incoming/my-data/DIABETES.CSV"
+    described = pipeline.finished(pipeline.start({"source": source}, "my-data-after-the-crash"))
+
+    # THEN the new model replaced the dead one, the email says why, and the endpoint answers again
+    assert described["status"] == "SUCCEEDED", described
+    evaluation = json.loads(described["output"])["evaluation"]
+    assert evaluation["decision"] == "deploy" and evaluation["champion"]["answers"] is False
+    body = decoded(pipeline.email("dropml my-data: deployed the new model to endpoint dropml-my-data"))
+    assert "the live endpoint answers no request, so the new model replaces it" in body
+    answer = runtime.invoke_endpoint(
+        EndpointName="dropml-my-data", ContentType="application/json", Body=b'[{"age": 59}]'
+    )
+    assert isinstance(json.loads(answer["Body"].read())["predictions"][0]["score"], float)
+
+
+def test_a_key_overwritten_at_once_trains_each_upload_and_the_runs_take_turns(pipeline: Pipeline) -> None:
+    # GIVEN a dataset whose file is uploaded twice to one key, a moment apart: all 344 rows, then 69
+    pipeline.upload(
+        "incoming/overw/dropml.json", json.dumps({"target": "species", "mode": "train", "instance": "cpu"}).encode()
+    )
+    header, *rows = PENGUINS.read_text().splitlines(keepends=True)
+    s3 = pipeline.client("s3")
+    versions = [
+        s3.put_object(Bucket=pipeline.bucket, Key="incoming/overw/data.csv", Body=body.encode())["VersionId"]
+        for body in (header + "".join(rows), header + "".join(rows[::5]))
+    ]
+
+    # WHEN both runs end
+    sfn = pipeline.client("stepfunctions")
+
+    def runs() -> list[dict[str, Any]]:
+        found = [
+            sfn.describe_execution(executionArn=e["executionArn"])
+            for e in sfn.list_executions(stateMachineArn=pipeline.machine)["executions"]
+        ]
+        return [d for d in found if json.loads(d["input"]).get("source", "").endswith("/incoming/overw/data.csv")]
+
+    deadline = time.monotonic() + 60
+    while len(runs()) < 2:
+        assert time.monotonic() < deadline, "two uploads did not start two runs"
+        time.sleep(0.5)
+    first, second = sorted(runs(), key=lambda d: d["startDate"])
+    first, second = pipeline.finished(first["executionArn"]), pipeline.finished(second["executionArn"])
+
+    # THEN each trained the version its upload made, and neither failed the other at the endpoint
+    assert first["status"] == second["status"] == "SUCCEEDED", (first, second)
+    outputs = [json.loads(d["output"]) for d in (first, second)]
+    trained = {o["prepared"]["source_version"]: sum(o["prepared"]["rows"].values()) for o in outputs}
+    assert trained == {versions[0]: 344, versions[1]: 69}
+    # the later run evaluated only once the earlier had ended (if it got there first, it waited for it)
+    assert outputs[1]["queue"]["waited_for"] in ([], [first["name"]])
+    assert outputs[0]["queue"]["waited_for"] == []
+    assert pipeline.client("sagemaker").describe_endpoint(EndpointName="dropml-overw")["EndpointStatus"] == "InService"
+
+
+def _environ(process: psutil.Process) -> dict[str, str]:
+    try:
+        return dict(process.environ())
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+        return {}

@@ -147,10 +147,8 @@ def test_uploads_while_versioning_is_suspended_are_told_apart_by_content(stack: 
     assert len(executions(stack["machine"])) == 2
 
 
-@pytest.mark.parametrize(
-    "key", ["incoming/penguins/dropml.json", "incoming/penguins/notes.txt", "incoming/stray.csv", "runs/x/y.csv"]
-)
-def test_settings_and_non_csv_keys_start_nothing(stack: dict[str, str], key: str) -> None:
+@pytest.mark.parametrize("key", ["incoming/penguins/dropml.json", "incoming/penguins/", "runs/x/y.csv"])
+def test_settings_files_and_folders_start_nothing_and_tell_nobody(stack: dict[str, str], key: str) -> None:
     event = upload(key, b"a,target\n1,0\n2,1\n")
     before = keys()
 
@@ -160,6 +158,89 @@ def test_settings_and_non_csv_keys_start_nothing(stack: dict[str, str], key: str
     assert keys() == before
     assert executions(stack["machine"]) == []
     assert notifications(stack["queue"]) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("incoming/penguins/notes.txt", "notes.txt is not a .csv file"),
+        (
+            "incoming/stray.csv",
+            "stray.csv is not directly in a dataset's folder: upload it as incoming/<dataset>/stray.csv",
+        ),
+        ("incoming/a/b/deep.csv", "deep.csv is not directly in a dataset's folder"),
+        ("incoming//empty.csv", "empty.csv is not directly in a dataset's folder"),
+        ("incoming/../up.csv", "'..' cannot name a dataset"),
+    ],
+)
+def test_a_file_in_the_wrong_place_is_refused_with_an_email_not_ignored(
+    stack: dict[str, str], key: str, reason: str
+) -> None:
+    event = upload(key, b"a,target\n1,0\n2,1\n")
+    before = keys()
+
+    [outcome] = invoke(event)
+
+    assert outcome["status"] == "refused"
+    assert keys() == before  # nothing written, the upload itself untouched
+    assert executions(stack["machine"]) == []
+    [message] = notifications(stack["queue"])
+    assert message["Subject"].startswith("dropml: upload refused: ")
+    assert f"Your upload s3://{BUCKET}/{key} was refused" in message["Message"]
+    assert reason in message["Message"]
+
+
+def test_an_upper_case_suffix_is_a_csv_like_any_other(stack: dict[str, str]) -> None:
+    client("s3").put_object(Bucket=BUCKET, Key="incoming/shout/dropml.json", Body=b'{"target": "species"}')
+    [outcome] = invoke(upload("incoming/shout/PENGUINS.CSV", PENGUINS.read_bytes()))
+
+    assert outcome["status"] == "started"
+    [execution] = executions(stack["machine"])
+    assert execution["name"].startswith("shout-")
+
+
+def test_a_key_overwritten_at_once_trains_the_version_its_event_names(stack: dict[str, str]) -> None:
+    # GIVEN two uploads to one key, the second before the first event is handled
+    client("s3").put_object(Bucket=BUCKET, Key="incoming/overw/dropml.json", Body=b'{"target": "species"}')
+    penguins = PENGUINS.read_bytes()
+    first = upload("incoming/overw/data.csv", penguins)
+    header, *rows = penguins.decode().splitlines(keepends=True)
+    second = upload("incoming/overw/data.csv", (header + "".join(rows[::5])).encode())  # 69 rows, every species
+
+    # WHEN both events arrive
+    outcomes = invoke(first) + invoke(second)
+
+    # THEN each run converted its own version: the first all 344 rows, the second its 69
+    assert [o["status"] for o in outcomes] == ["started", "started"]
+    inputs = [json.loads(client("stepfunctions").describe_execution(executionArn=e["executionArn"])["input"])
+              for e in executions(stack["machine"])]  # fmt: skip
+    by_version = {i["prepared"]["source_version"]: sum(i["prepared"]["rows"].values()) for i in inputs}
+    assert by_version == {
+        first["Records"][0]["s3"]["object"]["versionId"]: 344,
+        second["Records"][0]["s3"]["object"]["versionId"]: 69,
+    }
+    # AND no copy of either is left behind in the runs' folders
+    assert not [k for k in keys("runs/overw/") if k.endswith("/upload.csv")]
+
+
+@pytest.mark.parametrize("name", ["v*.csv", "v?.csv", "sales [final].csv", "a#b.csv", "p%20q.csv"])
+def test_glob_and_url_characters_in_a_key_are_just_characters(stack: dict[str, str], name: str) -> None:
+    # GIVEN a dataset folder with a glob-like name, beside files its pattern would match
+    folder = "incoming/ir*s [x]"
+    client("s3").put_object(Bucket=BUCKET, Key=f"{folder}/dropml.json", Body=b'{"target": "species"}')
+    penguins = PENGUINS.read_bytes()
+    header, *rows = penguins.decode().splitlines(keepends=True)
+    client("s3").put_object(Bucket=BUCKET, Key=f"{folder}/v1.csv", Body=penguins)
+    client("s3").put_object(Bucket=BUCKET, Key="incoming/iris/iris.csv", Body=penguins)
+
+    # WHEN a file of 43 rows (every species) with glob or URL characters in its name is uploaded
+    [outcome] = invoke(upload(f"{folder}/{name}", (header + "".join(rows[::8])).encode()))
+
+    # THEN it is its own 43 rows that were converted, and nothing else
+    assert outcome["status"] == "started", outcome
+    [execution] = executions(stack["machine"])
+    described = client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    assert sum(json.loads(described["input"])["prepared"]["rows"].values()) == 43
 
 
 def test_invalid_settings_file_is_refused_with_the_setting_named(stack: dict[str, str]) -> None:

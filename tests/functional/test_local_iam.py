@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from sklearn.datasets import load_breast_cancer
 
 from local import stack
+from local.deploy import LOCAL_PARAMETERS
 from local.ports import free_port
 from tests.helpers.local import ACCOUNT, function_zip, wait_for
 from tests.helpers.sagemaker import BUILTIN_XGBOOST, target_first_csv, training_request
@@ -124,7 +125,7 @@ def test_the_printed_credentials_are_an_administrator(deployed: Deployed) -> Non
 
 def test_a_function_runs_as_its_role_and_is_refused_what_the_role_does_not_allow(deployed: Deployed) -> None:
     # GIVEN a function that runs as the deployed ingest function's role, and an object under incoming/ it
-    # may read (not a .csv, so the upload trigger starts no run of its own)
+    # may read (not a .csv, so the upload trigger refuses it and starts no run of its own)
     role_arn = deployed.function_role("IngestFunctionName")
     call = _probe(deployed, role_arn, "ingest-role-probe")
     deployed.client("s3").put_object(Bucket=deployed.bucket, Key="incoming/probe/a.txt", Body=b"a,b\n1,2\n")
@@ -133,6 +134,22 @@ def test_a_function_runs_as_its_role_and_is_refused_what_the_role_does_not_allow
     # WHEN it reads the upload, THEN it does so as a session of its role
     read = call("s3", "get_object", Bucket=deployed.bucket, Key="incoming/probe/a.txt")
     assert read == {"identity": session, "error": None}
+
+    # WHEN it copies a version of the upload into runs/ (as a conversion does), THEN S3 allows it: the role
+    # may read versions under incoming/ and write under runs/
+    version = deployed.client("s3").head_object(Bucket=deployed.bucket, Key="incoming/probe/a.txt")["VersionId"]
+    source = {"Bucket": deployed.bucket, "Key": "incoming/probe/a.txt", "VersionId": version}
+    copied = call("s3", "copy_object", Bucket=deployed.bucket, Key="runs/probe/copy.csv", CopySource=source)
+    assert copied["error"] is None
+    # AND a copy from where it may not read is refused for the read, though it may write the target
+    deployed.client("s3").put_object(Bucket=deployed.bucket, Key="elsewhere/secret.csv", Body=b"a\n1\n")
+    stolen = call("s3", "copy_object", Bucket=deployed.bucket, Key="runs/probe/stolen.csv",
+                  CopySource={"Bucket": deployed.bucket, "Key": "elsewhere/secret.csv"})  # fmt: skip
+    assert stolen["status"] == 403
+    assert stolen["error"]["Message"] == (
+        f'User: {session} is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::'
+        f'{deployed.bucket}/elsewhere/secret.csv" because no identity-based policy allows the s3:GetObject action'
+    )
 
     # WHEN it deletes the upload, THEN S3 refuses as AWS does, naming the action and the object
     deleted = call("s3", "delete_object", Bucket=deployed.bucket, Key="incoming/probe/a.txt")
@@ -201,6 +218,34 @@ def test_simulate_principal_policy_reads_conditions_from_the_context(deployed: D
     unknown = listing(None)
     assert unknown["EvalDecision"] == "implicitDeny"
     assert unknown["MissingContextValues"] == ["s3:prefix"]
+
+
+def test_endpoints_run_as_a_role_that_reads_model_artifacts_and_no_run_data(deployed: Deployed) -> None:
+    # the serving container parses anyone's request bodies: it may read models, not any dataset's data
+    iam = deployed.client("iam")
+    bucket = f"arn:aws:s3:::{deployed.bucket}"
+    model = f"{bucket}/runs/penguins/r1/jobs/dropml-penguins-abc-cpu/output/model.tar.gz"
+    data = f"{bucket}/runs/penguins/r1/data/train/part-00000.csv"
+    image = LOCAL_PARAMETERS["TrainingImageUri"]  # 123456789012.dkr.ecr.us-east-1.amazonaws.com/dropml-xgboost:latest
+    account, region, repository = image.split(".")[0], image.split(".")[3], image.split("/", 1)[1].split(":")[0]
+    own_repository = f"arn:aws:ecr:{region}:{account}:repository/{repository}"
+
+    def decisions(role: str) -> dict[tuple[str, str], str]:
+        answer = iam.simulate_principal_policy(
+            PolicySourceArn=role,
+            ActionNames=["s3:GetObject", "ecr:BatchGetImage"],
+            ResourceArns=[model, data, own_repository, f"arn:aws:ecr:{region}:{account}:repository/someone-else"],
+        )
+        return {(r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"] for r in answer["EvaluationResults"]}
+
+    serving = decisions(deployed.outputs["SageMakerServingRoleArn"])
+    assert serving[("s3:GetObject", model)] == "allowed"
+    assert serving[("s3:GetObject", data)] == "implicitDeny"
+    training = decisions(deployed.outputs["SageMakerRoleArn"])
+    assert training[("s3:GetObject", data)] == "allowed"
+    for role in (serving, training):  # ECR pulls only the training image's repository
+        assert role[("ecr:BatchGetImage", own_repository)] == "allowed"
+        assert role[("ecr:BatchGetImage", f"arn:aws:ecr:{region}:{account}:repository/someone-else")] == "implicitDeny"
 
 
 # SageMaker's execution role --------------------------------------------------------------------------

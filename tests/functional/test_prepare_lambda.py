@@ -136,3 +136,35 @@ def test_a_missing_variable_fails_with_its_name(bucket: str, monkeypatch: pytest
     monkeypatch.delenv("CPU_INSTANCE_TYPE")
     with pytest.raises(RuntimeError, match="PrepareConfig misconfigured: set CPU_INSTANCE_TYPE"):
         app.lambda_handler({"input": {}, "execution": "console-run"}, LambdaContext())
+
+
+def test_settings_over_the_stacks_caps_are_refused_naming_each_cap(bucket: str) -> None:
+    # GIVEN a stack whose caps are 6 trials, 3 at once, and its allowed endpoint instance types
+    client("s3").put_object(Bucket=bucket, Key="incoming/p/x.csv", Body=b"a,target\n1,0\n2,1\n" * 10)
+    greedy = {"tuning": {"max_jobs": 500, "max_parallel_jobs": 100}, "endpoint_instance_type": "ml.p4d.24xlarge"}
+    document = {"source": f"s3://{bucket}/incoming/p/x.csv", "settings": greedy}
+
+    with pytest.raises(UserInputError) as error:
+        app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
+
+    reason = error.value.reason
+    assert "tuning.max_jobs 500 is over this stack's MaxTuningJobs=6" in reason
+    assert "tuning.max_parallel_jobs 100 is over this stack's MaxParallelTuningJobs=3" in reason
+    assert "endpoint_instance_type ml.p4d.24xlarge is not one this stack allows (ml.m5.large" in reason
+    assert "AllowedEndpointInstanceTypes" in reason and "--parameter-overrides" in reason
+    assert client("s3").list_objects_v2(Bucket=bucket, Prefix="runs/")["KeyCount"] == 0  # refused before converting
+
+
+def test_every_bad_hyperparameter_is_named_before_any_job_starts(bucket: str) -> None:
+    client("s3").put_object(Bucket=bucket, Key="incoming/p/x.csv", Body=b"a,target\n1,0\n2,1\n" * 10)
+    bad = {"hyperparameters": {"max_depth": -3, "eta": "fast", "colour": 1, "eval_metric": "auc,accuracy"}}
+    document = {"source": f"s3://{bucket}/incoming/p/x.csv", "settings": bad}
+
+    with pytest.raises(UserInputError) as error:
+        app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
+
+    reason = error.value.reason
+    assert "unknown hyperparameter 'colour'" in reason
+    assert "hyperparameter eta='fast' is invalid: expected a number in [0, 1]" in reason
+    assert "hyperparameter max_depth='-3' is invalid: expected an integer in [0, 1000]" in reason
+    assert "hyperparameter eval_metric has unknown metric 'accuracy'" in reason

@@ -15,6 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 from sklearn.datasets import load_breast_cancer
 
+from core.names import OWNER_TAG
+from functions.evaluate.champion import EndpointBusy, EndpointOfAnotherDataset, check_owner, check_settled
 from tests.helpers.local import RunningServer
 from tests.helpers.sagemaker import BUILTIN_XGBOOST, ROLE, channel, sample_rows, target_first_csv
 
@@ -334,6 +336,47 @@ def test_endpoint_configs_are_listed_and_resources_tagged_by_arn(
     with pytest.raises(ClientError) as unknown:
         sagemaker.list_tags(ResourceArn="arn:aws:sagemaker:us-east-1:123456789012:training-job/nope")
     assert unknown.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_endpoint_names_are_case_blind_bad_tags_are_refused_and_the_owner_tag_is_checked(
+    local_server: RunningServer, served: dict[str, Any]
+) -> None:
+    sagemaker = local_server.client("sagemaker")
+    owned = [{"Key": OWNER_TAG, "Value": "penguins"}]
+    arn = sagemaker.create_endpoint(EndpointName="api-Owned", EndpointConfigName=served["config"], Tags=owned)[
+        "EndpointArn"
+    ]
+    # WHEN another endpoint's name differs only in case THEN SageMaker refuses it ("case-insensitive in CreateEndpoint")
+    with pytest.raises(ClientError) as taken:
+        sagemaker.create_endpoint(EndpointName="api-owned", EndpointConfigName=served["config"])
+    assert taken.value.response["Error"]["Message"] == f'Cannot create already existing endpoint "{arn}".'
+    # AND a tag outside SageMaker's alphabet fails the whole request: nothing is made
+    with pytest.raises(ClientError) as bad_tag:
+        sagemaker.create_endpoint(
+            EndpointName="api-bad-tag", EndpointConfigName=served["config"], Tags=[{"Key": OWNER_TAG, "Value": "🐧"}]
+        )
+    assert bad_tag.value.response["Error"]["Code"] == "ValidationException"
+    assert "at 'tags.1.member.value' failed to satisfy constraint" in bad_tag.value.response["Error"]["Message"]
+    assert [e["EndpointName"] for e in sagemaker.list_endpoints(NameContains="api-bad")["Endpoints"]] == []
+
+    # AND while it is still being created, a run would neither score nor deploy to it
+    creating = sagemaker.describe_endpoint(EndpointName="api-Owned")
+    assert creating["EndpointStatus"] == "Creating"
+    with pytest.raises(EndpointBusy, match="endpoint api-Owned is Creating: a change this run did not make"):
+        check_settled(creating)
+    live = poll(lambda: sagemaker.describe_endpoint(EndpointName="api-Owned"), "EndpointStatus",
+                until=("InService", "Failed"))  # fmt: skip
+    check_settled(live)
+
+    # THEN evaluate's owner check lets only the tagged dataset near the endpoint
+    check_owner(sagemaker, live, dataset="penguins", owner="penguins")
+    with pytest.raises(EndpointOfAnotherDataset, match="serves dataset 'penguins', so this run of dataset 'my_data'"):
+        check_owner(sagemaker, live, dataset="my_data", owner="my_data")
+    sagemaker.delete_tags(ResourceArn=arn, TagKeys=[OWNER_TAG])
+    with pytest.raises(EndpointOfAnotherDataset, match=f"has no {OWNER_TAG} tag") as untagged:
+        check_owner(sagemaker, live, dataset="penguins", owner="penguins")
+    assert f"--tags Key={OWNER_TAG},Value=penguins" in str(untagged.value)  # how to let the dataset have it
+    sagemaker.delete_endpoint(EndpointName="api-Owned")
 
 
 def test_describe_training_job_has_awss_defaults_and_lists_filter_by_time(

@@ -9,7 +9,7 @@ from core.schema import Feature, Schema
 from core.settings import DatasetSettings
 from functions.prepare.plan import plan_run
 from functions.run_document import RunDocument
-from functions.upload import prepared_document
+from functions.upload import UploadVersion, prepared_document
 
 PENGUIN_SCHEMA = Schema(
     target="species",
@@ -33,7 +33,8 @@ def planned_run(
     later states would have written them."""
     settings = settings or DatasetSettings()
     paths = RunPaths("b", dataset, RUN)
-    prepared = prepared_document(paths, schema)
+    upload = UploadVersion.of("b", f"incoming/{dataset}/{dataset}.csv", "v1", '"0123"')
+    prepared = prepared_document(paths, schema, upload)
     plan, attempt = plan_run(
         prefix="dropml",
         dataset=dataset,

@@ -1,12 +1,15 @@
 import json
+import re
 
 import numpy as np
 import pytest
 
 from core.errors import UserInputError
-from core.names import dataset_and_file, execution_name, run_id, slug
+from core.names import dataset_and_file, endpoint_name, execution_name, owner_tag_value, run_id, slug
 from core.schema import Feature, Schema
 from core.settings import DatasetSettings, parse_settings
+from local.sagemaker.errors import ValidationError
+from local.sagemaker.tags import check_tags
 
 SCHEMA = Schema(
     target="species",
@@ -76,3 +79,34 @@ def test_names_are_stable_and_within_limits() -> None:
     assert slug("Pingüinos 2026!", 40) == "Ping-inos-2026"
     assert dataset_and_file("incoming/d/f.csv") == ("d", "f.csv")
     assert dataset_and_file("incoming/f.csv") is None
+
+
+# SageMaker's EndpointName pattern and length (CreateEndpoint in the service model).
+ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+@pytest.mark.parametrize(
+    "datasets",
+    [
+        ["my data", "my_data", "my-data", "my.data", "My-Data"],  # one slug, and one name to a case-blind service
+        ["d" * 200 + "1", "d" * 200 + "2"],  # the same first 56 characters
+        ["données", "donn-es", "donn es"],
+    ],
+)
+def test_datasets_whose_slugs_collide_get_endpoints_of_their_own(datasets: list[str]) -> None:
+    names = [endpoint_name("dropml", d) for d in datasets]
+    # SageMaker compares endpoint names without case, so distinct must mean distinct in lower case
+    assert len({n.lower() for n in names}) == len(datasets), names
+    assert all(ENDPOINT_NAME.match(n) for n in names), names
+    assert endpoint_name("dropml", "iris") == "dropml-iris"  # a name that is already an endpoint's is kept
+    assert endpoint_name("dropml", datasets[0]) == names[0]  # and each is stable from run to run
+
+
+def test_the_owner_tag_names_the_dataset_in_sagemakers_tag_alphabet() -> None:
+    odd = ["iris", "my data", "Pingüinos 2026", "sales [final]", "v*", "données 🐧", "x" * 300, "a\tb"]
+    values = [owner_tag_value(d) for d in odd]
+    check_tags([{"Key": "dropml:dataset", "Value": v} for v in values])  # SageMaker would take each of them
+    assert len(set(values)) == len(odd)
+    assert values[:3] == ["iris", "my data", "Pingüinos 2026"]  # readable where the alphabet allows
+    with pytest.raises(ValidationError, match="regular expression pattern"):
+        check_tags([{"Key": "dropml:dataset", "Value": "données 🐧"}])

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.names import OWNER_TAG
 from functions.notify.report import ADVICE
 from functions.run_document import RunDocument, State, Step
 
@@ -290,3 +291,44 @@ def test_a_failed_tuning_job_is_judged_by_its_first_failed_trial() -> None:
     assert blame["ResultPath"] == "$.failure" and blame["Next"] == "Out of GPU capacity?"
     assert states[reader["Next"]]["Default"] == "Out of GPU capacity?"
     assert reader["Catch"][0]["Next"] == "Out of GPU capacity?" and reader["Catch"][0]["ResultPath"] is None
+
+
+def test_the_endpoint_a_run_creates_carries_the_dataset_tag_evaluate_checks() -> None:
+    # Evaluate refuses an endpoint without its dataset's tag, so a created endpoint without it would be
+    # refused by the dataset's own next run.
+    create = load_definition()["States"]["Create endpoint"]
+    assert create["Resource"].endswith(":sagemaker:createEndpoint")
+    assert {"Key": OWNER_TAG, "Value.$": "$.plan.names.endpoint_owner"} in create["Parameters"]["Tags"]
+
+
+def test_the_wait_for_a_deploying_endpoint_ends_on_every_state_and_is_bounded() -> None:
+    states = load_definition()["States"]
+    ready = states["Endpoint ready?"]
+    success, failure, bound = ready["Choices"]
+    assert success["Next"] == "Notify success"
+    # every EndpointStatus that no longer changes by itself ends the wait (the service model's enum)
+    settled_badly = {rule["StringEquals"] for rule in failure["Or"]}
+    assert settled_badly == {"Failed", "InService", "OutOfService", "UpdateRollbackFailed", "Deleting"}
+    assert states[failure["Next"]]["Next"] == "Deployment failed"
+    # still changing → counted, and past the plan's bound the run fails at Deploy with an email
+    assert bound["NumericGreaterThanEqualsPath"] == "$.plan.endpoint_wait_polls"
+    assert states[bound["Next"]]["Next"] == "Deployment failed"
+    count = states[ready["Default"]]
+    assert "States.MathAdd($.endpoint_wait.polls, 1)" in json.dumps(count) and count["Next"] == "Wait for the endpoint"
+    for deploy in ("Create endpoint", "Update endpoint"):  # each deployment starts the count at 0
+        assert states[deploy]["ResultSelector"] == {"polls": 0} and states[deploy]["ResultPath"] == "$.endpoint_wait"
+
+
+def test_a_run_evaluates_only_on_its_turn_and_waits_otherwise() -> None:
+    states = load_definition()["States"]
+    evaluate = states["Evaluate against the live model"]
+    assert evaluate["Parameters"]["Payload"] == {
+        "run.$": "$", "execution.$": "$$.Execution.Id", "state_machine.$": "$$.StateMachine.Id"
+    }  # fmt: skip
+    turn = states[evaluate["Next"]]
+    [waiting] = turn["Choices"]
+    assert "$.queue.ahead" in json.dumps(waiting) and turn["Default"] == "Better than the live model?"
+    assert (
+        states[waiting["Next"]]["Type"] == "Wait"
+        and states[waiting["Next"]]["Next"] == "Evaluate against the live model"
+    )

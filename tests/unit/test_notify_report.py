@@ -2,7 +2,7 @@ import json
 from datetime import UTC, datetime
 
 from functions.notify.invocation_failure import InvocationRecord, build_invocation_failure_report
-from functions.notify.report import FinalState, build_report
+from functions.notify.report import ERROR_ADVICE, FinalState, build_report
 from tests.helpers.runs import planned_run
 
 FINISHED = datetime(2026, 11, 25, 12, 4, 30, tzinfo=UTC)
@@ -50,6 +50,8 @@ def test_success_email_explains_the_decision_metrics_and_how_to_call_the_endpoin
 
     assert report.subject == "dropml penguins: deployed the new model to endpoint dropml-penguins"
     body = report.body
+    assert "File: s3://b/incoming/penguins/penguins.csv (version v1)" in body  # the upload it trained
+    assert report.document["source_version"] == "v1"
     assert "Duration: 4 min 30 s" in body
     assert "2 rows without a label left out" in body
     assert "0=Adelie, 1=Chinstrap, 2=Gentoo" in body
@@ -182,3 +184,19 @@ def test_notify_tells_a_lambda_failure_record_from_an_execution_state() -> None:
     assert isinstance(record, InvocationRecord)
     assert isinstance(state, NotifyEvent)
     assert "ran past its timeout (Sandbox.Timedout)" in build_invocation_failure_report(record).body
+
+
+def test_the_errors_with_advice_of_their_own_are_the_ones_the_functions_raise() -> None:
+    from functions.evaluate.champion import EndpointBusy, EndpointOfAnotherDataset
+    from functions.evaluate.queue import EarlierRunStillRunning
+
+    raised = (EndpointBusy, EndpointOfAnotherDataset, EarlierRunStillRunning)
+    assert set(ERROR_ADVICE) == {error.__name__ for error in raised}
+
+
+def test_a_run_that_waited_for_earlier_runs_says_so() -> None:
+    run = planned_run(queue={"ahead": None, "polls": 4, "waited_for": ["penguins-aaaa", "penguins-bbbb"]})
+
+    report = build_report(final(run.to_state()), failed=True, finished_at=FINISHED)
+
+    assert "Waited for: penguins-aaaa, penguins-bbbb (earlier runs of this dataset) to end first" in report.body

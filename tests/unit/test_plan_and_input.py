@@ -1,3 +1,4 @@
+import json
 import re
 from typing import Any
 
@@ -5,7 +6,7 @@ import pytest
 
 from core.errors import UserInputError
 from core.names import TRAINING_JOB_NAME_MAX, TUNING_JOB_NAME_MAX
-from core.settings import DatasetSettings
+from core.settings import DatasetSettings, parse_settings
 from functions.prepare.execution_input import parse_execution_input
 from functions.prepare.plan import DEFAULT_STATIC
 from tests.helpers.runs import planned_run
@@ -23,7 +24,7 @@ def test_plan_fits_sagemaker_limits_and_names_the_stack() -> None:
     assert len(gpu.tuning_job_name) <= TUNING_JOB_NAME_MAX and len(cpu.tuning_job_name) <= TUNING_JOB_NAME_MAX
     assert len(gpu.training_job_name) <= TRAINING_JOB_NAME_MAX and len(cpu.training_job_name) <= TRAINING_JOB_NAME_MAX
     names = [gpu.training_job_name, gpu.tuning_job_name, cpu.training_job_name, cpu.tuning_job_name]
-    names += list(run.plan.names.model_dump().values())
+    names += [run.plan.names.model, run.plan.names.endpoint_config, run.plan.names.endpoint]
     assert all(name.startswith("dropml-") for name in names)
     assert gpu.tuning_job_name != cpu.tuning_job_name and gpu.training_job_name != cpu.training_job_name
 
@@ -82,15 +83,20 @@ def test_other_strategies_send_no_strategy_config(strategy: str) -> None:
     assert config["TrainingJobEarlyStoppingType"] == "Auto"
 
 
-@pytest.mark.parametrize("rounds", [20_001, "many", 0])
-def test_hyperband_refuses_a_num_round_it_cannot_use_as_its_resource(rounds: object) -> None:
+def test_hyperband_refuses_a_num_round_it_cannot_use_as_its_resource() -> None:
     with pytest.raises(UserInputError) as error:
         planned_run(
             DatasetSettings.model_validate(
-                {"tuning": {"strategy": "Hyperband"}, "hyperparameters": {"num_round": rounds}}
+                {"tuning": {"strategy": "Hyperband"}, "hyperparameters": {"num_round": 20_001}}
             )
         )
     assert "num_round must be a whole number from 1 to 20,000" in error.value.reason
+
+
+@pytest.mark.parametrize("rounds", ["many", 0])
+def test_a_num_round_no_job_could_use_is_refused_with_the_settings(rounds: object) -> None:
+    with pytest.raises(UserInputError, match=f"hyperparameter num_round='{rounds}' is invalid"):
+        parse_settings(json.dumps({"hyperparameters": {"num_round": rounds}}))
 
 
 @pytest.mark.parametrize(

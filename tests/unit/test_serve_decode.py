@@ -10,7 +10,7 @@ import xgboost as xgb
 from core.errors import UserInputError
 from core.schema import Feature, Schema
 from tests.helpers.serving import penguin_records, penguin_schema, train_penguin_model
-from training_image.serving.decode import ARROW_MIN_BYTES, decode_csv, decode_json
+from training_image.serving.decode import ARROW_MIN_BYTES, DECODERS, decode_csv, decode_json
 from training_image.serving.model import ServedModel, load_model
 
 
@@ -238,3 +238,20 @@ def test_a_byte_order_mark_is_not_data(model: ServedModel) -> None:
     assert decode_csv(b"\xef\xbb\xbf" + row, model).tolist() == decode_csv(row, model).tolist()
     assert decode_csv(b"\xef\xbb\xbf" + large, model).tolist() == decode_csv(large, model).tolist()
     assert decode_json(b'\xef\xbb\xbf[{"island": "Dream"}]', model).shape == (1, 10)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "where"),
+    [
+        ("application/json", b'[{"island": "Dream", "bill_length_mm": Infinity}]', "row 0, column 'bill_length_mm'"),
+        ("application/json", b'[{"bill_length_mm": 40}, {"body_mass_g": 1e400}]', "row 1, column 'body_mass_g'"),
+        ("application/json", b'[{"flipper_length_mm": "1e39"}]', "row 0, column 'flipper_length_mm'"),
+        ("text/csv", b"0,1,0,39.1,18.7,181,3750,1,0,2007\n0,1,0,-inf,18.7,181,3750,1,0,2007\n", "row 1, column"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_refused_naming_where(
+    model: ServedModel, content_type: str, body: bytes, where: str
+) -> None:
+    with pytest.raises(UserInputError, match="the number is not finite") as refused:
+        DECODERS[content_type](body, model)
+    assert refused.value.reason.startswith(where)

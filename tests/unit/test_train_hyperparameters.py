@@ -1,7 +1,8 @@
 import pytest
 
 from core.errors import UserInputError
-from training_image.hyperparameters import DEFAULT_NUM_ROUND, RULES, parse_hyperparameters
+from core.hyperparameters import RULES
+from training_image.hyperparameters import DEFAULT_NUM_ROUND, parse_hyperparameters
 
 # A configuration as written for SageMaker's built-in XGBoost algorithm (its documentation's example).
 BUILT_IN_CONFIG = {

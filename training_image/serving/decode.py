@@ -207,7 +207,33 @@ def _json_number(value: object, row: int, column: int) -> float:
     raise UserInputError(f"row {row}, value {column}: expected a number, got {value!r}")
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def finite(decoder: Decoder) -> Decoder:
+    """``decoder``, refusing a value that is not a finite float32 (``Infinity``, ``1e400``, ``1e39``).
+
+    XGBoost would take an infinity as a value larger than any split point, which is not what a client
+    sending ``1e400`` means; the answer names the row and the column instead, as for any bad value.
+    """
+
+    def decode(body: bytes, model: ServedModel) -> np.ndarray:
+        matrix = decoder(body, model)
+        bad = np.argwhere(np.isinf(matrix))
+        if len(bad):
+            row, column = (int(i) for i in bad[0])
+            names = model.schema.output_names() if model.schema is not None else []
+            where = f"column {names[column]!r}" if column < len(names) else f"value {column + 1}"
+            raise UserInputError(
+                f"row {row}, {where}: the number is not finite or is beyond ±{FLOAT32_MAX:.4g}; send a finite "
+                "number, or leave the value out (null, empty) for a missing one"
+            )
+        return matrix
+
+    return decode
+
+
 DECODERS: dict[str, Decoder] = {
-    "text/csv": decode_csv,
-    "application/json": decode_json,
+    "text/csv": finite(decode_csv),
+    "application/json": finite(decode_json),
 }
