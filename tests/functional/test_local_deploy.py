@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -33,16 +34,18 @@ def test_deploying_the_template_creates_its_resources_as_written(patched_aws: Pa
     outputs = deployment.outputs
     s3, sfn, sns = patched_aws.client("s3"), patched_aws.client("stepfunctions"), patched_aws.client("sns")
 
-    # THEN the bucket is versioned and notifies the ingest function for incoming/*.csv
+    # THEN the bucket is named for the stack's id (valid whatever the stack is called), versioned, and
+    # notifies the ingest function for everything under incoming/
     bucket = outputs["BucketName"]
-    assert bucket == f"dropml-dropml-test-{ACCOUNT}-{REGION}"
+    stack_id = patched_aws.client("cloudformation").describe_stacks(StackName="dropml-test")["Stacks"][0]["StackId"]
+    assert bucket == f"dropml-{stack_id.rsplit('/', 1)[1]}" and re.fullmatch(r"dropml-[0-9a-f-]{36}", bucket)
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
     [notification] = s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]
     function_name = outputs["IngestFunctionName"]
     assert notification["LambdaFunctionArn"].endswith(f":function:{function_name}")
     rules = {rule["Name"]: rule["Value"] for rule in notification["Filter"]["Key"]["FilterRules"]}
-    assert rules == {"prefix": "incoming/", "suffix": ".csv"}
+    assert rules == {"prefix": "incoming/"}
 
     # AND the function has the template's handler, environment and the working tree's code
     configuration = patched_aws.client("lambda").get_function_configuration(FunctionName=function_name)
@@ -164,9 +167,14 @@ def test_the_ingest_role_grants_what_ingest_does_on_this_stacks_resources_only()
         for policy in role["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]
     }
-    prefix = "arn:${AWS::Partition}:s3:::dropml-${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"
-    assert statements["ReadUploads"]["Resource"] == {"Fn::Sub": f"{prefix}/incoming/*"}
-    assert statements["WriteRuns"]["Resource"] == {"Fn::Sub": f"{prefix}/runs/*"}
+    # the bucket by the same expression that names it (a !Ref to it would be a dependency cycle)
+    bucket = template["Resources"]["DataBucket"]["Properties"]["BucketName"]
+
+    def objects(keys: str) -> dict:
+        return {"Fn::Sub": [f"arn:${{AWS::Partition}}:s3:::${{Bucket}}/{keys}", {"Bucket": bucket}]}
+
+    assert statements["ReadUploads"]["Resource"] == objects("incoming/*")
+    assert statements["WriteRuns"]["Resource"] == objects("runs/*")
     assert statements["StartPipeline"] == {
         "Sid": "StartPipeline",
         "Effect": "Allow",
