@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from core.container import SCHEMA_FILE
+from core.errors import UserInputError
 
 EXECUTION_NAME_MAX = 80
 TRAINING_JOB_NAME_MAX = 63
@@ -32,6 +33,7 @@ INCOMING_PREFIX = "incoming/"
 RUNS_PREFIX = "runs/"
 
 _NOT_NAME_CHARS = re.compile(r"[^a-zA-Z0-9]+")
+_UPLOAD_EXECUTION = re.compile(rf"(.+)-[0-9a-f]{{{RUN_ID_LENGTH}}}")
 _LOWER_CASE_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 DIGEST_LENGTH = 10
 
@@ -60,7 +62,8 @@ def digest(text: str, length: int = DIGEST_LENGTH) -> str:
 
 
 def endpoint_name(prefix: str, dataset: str) -> str:
-    """The dataset's endpoint, distinct for distinct datasets under SageMaker's case-blind comparison."""
+    """The dataset's endpoint, distinct for distinct datasets under SageMaker's case-blind comparison
+    (but for a dataset named exactly like another's slug and digest; the endpoint's tag tells those apart)."""
     room = ENDPOINT_NAME_MAX - len(prefix) - 1
     if _LOWER_CASE_NAME.fullmatch(dataset) and len(dataset) <= room:
         return f"{prefix}-{dataset}"
@@ -80,7 +83,18 @@ def owner_tag_value(dataset: str) -> str:
 
 def execution_name(dataset: str, run: str) -> str:
     """Step Functions execution name: readable in the console, unique per upload."""
-    return f"{slug(dataset, EXECUTION_NAME_MAX - len(run) - 1)}-{run}"
+    return f"{execution_slug(dataset)}-{run}"
+
+
+def execution_slug(dataset: str) -> str:
+    """The dataset's part of the names of the executions its uploads start."""
+    return slug(dataset, EXECUTION_NAME_MAX - RUN_ID_LENGTH - 1)
+
+
+def slug_of_upload_execution(name: str) -> str | None:
+    """The dataset slug in an execution name of :func:`execution_name`'s form, else None (a console run's)."""
+    matched = _UPLOAD_EXECUTION.fullmatch(name)
+    return matched.group(1) if matched else None
 
 
 def dataset_and_file(key: str, prefix: str = INCOMING_PREFIX) -> tuple[str, str] | None:
@@ -91,6 +105,24 @@ def dataset_and_file(key: str, prefix: str = INCOMING_PREFIX) -> tuple[str, str]
     if len(parts) != 2 or not parts[0] or not parts[1]:
         return None
     return parts[0], parts[1]
+
+
+def upload_location(key: str) -> tuple[str, str]:
+    """``incoming/<dataset>/<file>.csv`` → (dataset, file), or a :class:`UserInputError` saying why the
+    key cannot be an upload. The S3 trigger and a console execution judge a key by this one rule."""
+    file_name = key.rsplit("/", 1)[-1]
+    located = dataset_and_file(key)
+    if located is None:
+        raise UserInputError(
+            f"{file_name} is not directly in a dataset's folder: upload it as incoming/<dataset>/{file_name}, "
+            "where <dataset> names the dataset (and its endpoint)"
+        )
+    dataset, file_name = located
+    if dataset in (".", ".."):
+        raise UserInputError(f"{dataset!r} cannot name a dataset: choose a folder name with a letter or digit")
+    if not file_name.lower().endswith(".csv") or len(file_name) == len(".csv"):
+        raise UserInputError(f"{file_name} is not a .csv file: only CSV files are trained; save it as name.csv")
+    return dataset, file_name
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class Prepared(_Document):
     dataset: str
     run_id: str = Field(pattern=r"^[0-9a-f]{12}$")
     source_version: str | None = Field(
-        None, description="the S3 version id of the upload the run converted (its ETag where the bucket has none)"
+        None, description="the S3 version id of the upload the run converted (None where the bucket has no versions)"
     )
     data: str = Field(description="s3:// folder holding train/, validation/ and test/")
     schema_uri: str = Field(alias="schema", description="s3:// URI of the run's schema.json")

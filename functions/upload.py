@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,8 +132,11 @@ def pinned(s3: Any, upload: UploadVersion, paths: RunPaths) -> Iterator[str]:
         raise
     try:
         yield paths.uri(paths.upload_copy_key)
-    finally:
-        s3.delete_object(Bucket=paths.bucket, Key=paths.upload_copy_key)
+    except BaseException:
+        with suppress(ClientError):  # the conversion's own error is the one to report
+            s3.delete_object(Bucket=paths.bucket, Key=paths.upload_copy_key)
+        raise
+    s3.delete_object(Bucket=paths.bucket, Key=paths.upload_copy_key)
 
 
 def convert_upload(
@@ -160,7 +163,7 @@ def prepared_document(paths: RunPaths, schema: Schema, upload: UploadVersion) ->
     """What the state machine needs to know about prepared data (the ``prepared`` input field)."""
     return Prepared(
         dataset=paths.dataset,
-        source_version=upload.identity,
+        source_version=upload.version_id,
         run_id=paths.run,
         data=paths.uri(paths.data_key),
         schema_uri=paths.uri(paths.schema_key),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from core.container import EVALUATION_FILE, OUTPUT_ARCHIVE
 from core.metrics import improvement, score
-from core.names import OWNER_TAG
+from core.names import OWNER_TAG, RUNS_PREFIX
 from core.problems import PROBLEMS
 from core.s3 import split_s3_uri
 from core.schema import Schema
@@ -33,6 +34,7 @@ from functions.run_document import Champion, Evaluation, RunDocument, Winner
 
 BATCH_ROWS = 500  # raw records per request: far below the 6 MB payload cap for wide rows too
 HTTP_SERVER_ERROR = 500
+PROBES, PROBE_PAUSE_S = 3, 5.0  # a live endpoint answering 5xx is asked this often before it counts as dead
 
 
 class EndpointBusy(Exception):
@@ -105,10 +107,18 @@ def owner_of(sagemaker: Any, endpoint_arn: str) -> str | None:
     return None
 
 
-def check_owner(sagemaker: Any, live: dict[str, Any], *, dataset: str, owner: str) -> None:
-    """Raise :class:`EndpointOfAnotherDataset` unless the live endpoint carries ``owner`` as its tag."""
+def check_owner(sagemaker: Any, live: dict[str, Any], *, dataset: str, owner: str, runs_uri: str) -> None:
+    """Raise :class:`EndpointOfAnotherDataset` unless the live endpoint carries ``owner`` as its tag.
+
+    An endpoint with no tag whose every model was trained by this dataset's runs (its artifacts lie
+    under ``runs_uri``, ``s3://bucket/runs/<dataset>/``) is this dataset's from before endpoints were
+    tagged: it is tagged now and kept.
+    """
     found = owner_of(sagemaker, live["EndpointArn"])
     if found == owner:
+        return
+    if found is None and serves_only_models_under(sagemaker, live, runs_uri):
+        sagemaker.add_tags(ResourceArn=live["EndpointArn"], Tags=[{"Key": OWNER_TAG, "Value": owner}])
         return
     name = live["EndpointName"]
     whose = f"serves dataset {found!r}" if found is not None else f"has no {OWNER_TAG} tag (no dropml run created it)"
@@ -118,6 +128,18 @@ def check_owner(sagemaker: Any, live: dict[str, Any], *, dataset: str, owner: st
         f"replace this endpoint, tag it: aws sagemaker add-tags --resource-arn {live['EndpointArn']} "
         f"--tags Key={OWNER_TAG},Value={owner}"
     )
+
+
+def serves_only_models_under(sagemaker: Any, live: dict[str, Any], runs_uri: str) -> bool:
+    """Whether every model of the endpoint's configuration has its artifact under ``runs_uri``."""
+    try:
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=live["EndpointConfigName"])
+        models = [sagemaker.describe_model(ModelName=v["ModelName"]) for v in config["ProductionVariants"]]
+    except (KeyError, ClientError):  # no configuration, or one this run may not read: not provably ours
+        return False
+    containers = [m.get("PrimaryContainer") or (m.get("Containers") or [{}])[0] for m in models]
+    artifacts = [c.get("ModelDataUrl", "") for c in containers]
+    return bool(artifacts) and all(url.startswith(runs_uri) for url in artifacts)
 
 
 def check_settled(live: dict[str, Any]) -> None:
@@ -175,30 +197,31 @@ def score_endpoint(runtime: Any, endpoint: str, schema: Schema, rows: np.ndarray
 def score_champion(runtime: Any, live: dict[str, Any], schema: Schema, rows: np.ndarray) -> Champion:
     """The live model's metrics on the rows, or why it has none.
 
-    A 4xx from its container means it cannot read this data (another dataset's model, other columns);
-    a 5xx from the container or from SageMaker itself means the endpoint serves nothing at all (its
-    container died): either way the new model replaces it, and the email says which it was. Any other
-    error (throttling after the SDK's retries, a refused request) is not the live model's fault: it
-    fails the evaluation.
+    A 4xx from its container means it cannot read this data (another dataset's model, other columns).
+    A 5xx, from the container or from SageMaker in front of it, is asked again after a pause, ``PROBES``
+    times in all (each with the SDK's own retries): only an endpoint that answers none of them serves
+    nothing (its container died), and a brief SageMaker fault does not cost the live model its place.
+    Either way the new model replaces it, and the email says which it was. Any other error (throttling
+    after the SDK's retries, a refused request) is not the live model's fault: it fails the evaluation.
     """
     endpoint, config = live["EndpointName"], live["EndpointConfigName"]
-    try:
-        return Champion(
-            endpoint=endpoint, endpoint_config=config, metrics=score_endpoint(runtime, endpoint, schema, rows)
-        )
-    except ClientError as failure:
-        response = failure.response
-        container_status = response.get("OriginalStatusCode")
-        status = container_status or response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        is_model_error = response.get("Error", {}).get("Code") == "ModelError"
-        if not is_model_error and status < HTTP_SERVER_ERROR:
-            raise
-        return Champion(
-            endpoint=endpoint,
-            endpoint_config=config,
-            error=str(failure),
-            answers=status < HTTP_SERVER_ERROR,
-        )
+    server_error = ""
+    for probe in range(PROBES):
+        if probe:
+            time.sleep(PROBE_PAUSE_S)
+        try:
+            metrics = score_endpoint(runtime, endpoint, schema, rows)
+        except ClientError as failure:
+            response = failure.response
+            status = response.get("OriginalStatusCode") or response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if response.get("Error", {}).get("Code") != "ModelError" and status < HTTP_SERVER_ERROR:
+                raise
+            if status < HTTP_SERVER_ERROR:
+                return Champion(endpoint=endpoint, endpoint_config=config, error=str(failure))
+            server_error = str(failure)
+        else:
+            return Champion(endpoint=endpoint, endpoint_config=config, metrics=metrics)
+    return Champion(endpoint=endpoint, endpoint_config=config, error=server_error, answers=False)
 
 
 def decide(*, schema: Schema, winner: Winner, champion: Champion | None, margin: float) -> Decision:
@@ -234,7 +257,8 @@ def evaluate_run(run: RunDocument, *, sagemaker: Any, runtime: Any, s3: Any) -> 
     endpoint = run.plan.names.endpoint
     live = describe_endpoint(sagemaker, endpoint)
     if live is not None:
-        check_owner(sagemaker, live, dataset=run.dataset, owner=run.plan.names.endpoint_owner)
+        runs_uri = f"s3://{bucket}/{RUNS_PREFIX}{run.dataset}/"
+        check_owner(sagemaker, live, dataset=run.dataset, owner=run.plan.names.endpoint_owner, runs_uri=runs_uri)
     winner = winner_summary(sagemaker, s3, run.training.job)
     rows = read_test_split(s3, run.prepared.data)
     champion: Champion | None = None

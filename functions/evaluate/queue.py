@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.names import dataset_and_file
+from core.names import dataset_and_file, execution_slug, slug_of_upload_execution
 from core.s3 import split_s3_uri
 from functions.run_document import Queue, RunDocument
 
@@ -56,12 +56,20 @@ def runs_ahead(stepfunctions: Any, me: ThisExecution, dataset: str) -> list[str]
     for page in paginator.paginate(stateMachineArn=me.state_machine_arn, statusFilter="RUNNING"):
         for execution in page["executions"]:
             arn, started = execution["executionArn"], execution["startDate"]
-            if (started, arn) >= mine:
+            if (started, arn) >= mine or not _may_be_of(execution["name"], dataset):
                 continue
             described = stepfunctions.describe_execution(executionArn=arn)
             if described["status"] == "RUNNING" and dataset_of(json.loads(described.get("input") or "null")) == dataset:
                 ahead.append((started, arn))
     return [arn for _, arn in sorted(ahead)]
+
+
+def _may_be_of(name: str, dataset: str) -> bool:
+    """False for an execution the S3 trigger named for another dataset (``<slug>-<run id>``), which need
+    not be described: each poll of each waiting run would otherwise describe every running execution.
+    A console run's name is the person's, so it is described (unless it mimics another dataset's)."""
+    of_upload = slug_of_upload_execution(name)
+    return of_upload is None or of_upload == execution_slug(dataset)
 
 
 def take_turn(run: RunDocument, stepfunctions: Any, me: ThisExecution) -> Queue:

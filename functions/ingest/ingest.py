@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.errors import UserInputError
-from core.names import INCOMING_PREFIX, RunPaths, dataset_and_file, execution_name, run_id
+from core.names import INCOMING_PREFIX, RunPaths, execution_name, run_id, upload_location
 from core.s3 import head_or_none
 from functions import sns
 from functions.config import IngestConfig
@@ -107,19 +107,10 @@ def placement(key: str) -> tuple[str, str] | UserInputError | None:
     in the wrong place is refused with a reason rather than ignored in silence."""
     if not key.startswith(INCOMING_PREFIX) or key.endswith("/") or key.rsplit("/", 1)[-1] == SETTINGS_FILE:
         return None
-    located = dataset_and_file(key)
-    file_name = key.rsplit("/", 1)[-1]
-    if located is None:
-        return UserInputError(
-            f"{file_name} is not directly in a dataset's folder: upload it as incoming/<dataset>/{file_name}, "
-            "where <dataset> names the dataset (and its endpoint)"
-        )
-    dataset, file_name = located
-    if dataset in (".", ".."):
-        return UserInputError(f"{dataset!r} cannot name a dataset: choose a folder name with a letter or digit")
-    if not file_name.lower().endswith(".csv"):
-        return UserInputError(f"{file_name} is not a .csv file: only CSV files are trained; save it as CSV")
-    return dataset, file_name
+    try:
+        return upload_location(key)
+    except UserInputError as refusal:
+        return refusal
 
 
 def _convert_and_start(

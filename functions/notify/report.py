@@ -38,9 +38,10 @@ ERROR_ADVICE: dict[str, str] = {
     'Name an endpoint of this dataset\'s own with "endpoint_name" in its dropml.json, or tag the endpoint as the '
     "reason shows if this dataset may replace it, then run again.",
     RunError.ENDPOINT_BUSY: "The live model is unchanged and this run's model is kept in S3. Once the endpoint is "
-    "InService (or gone), run this upload again from the Step Functions console with its source.",
+    "InService (or gone), upload the file again (a console run with its source converts the key's latest version).",
     RunError.EARLIER_RUN_STILL_RUNNING: "The live model is unchanged. Look at the earlier run in the Step Functions "
-    "console (stop it if it is stuck), then run this upload again from the console with its source.",
+    "console (stop it if it is stuck), then upload the file again (a console run with its source converts the "
+    "key's latest version).",
 }
 UNKNOWN_STEP = "unknown step"
 OPEN_THE_CONSOLE = "Open the execution in the Step Functions console."

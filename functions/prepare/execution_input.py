@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.errors import UserInputError
-from core.names import dataset_and_file
+from core.names import upload_location
 from core.s3 import split_s3_uri
 from core.settings import describe_validation_error
 from functions.run_document import Prepared
@@ -34,6 +34,10 @@ class ExecutionInput(BaseModel):
     def _an_upload(cls, value: str) -> str:
         if not re.match(SOURCE_PATTERN, value):
             raise ValueError(f"must be an uploaded CSV like s3://<bucket>/incoming/<dataset>/<file>.csv, not {value!r}")
+        try:
+            upload_location(split_s3_uri(value)[1])  # the rule the S3 trigger applies, for the same answer
+        except UserInputError as refusal:
+            raise ValueError(refusal.reason) from None
         return value
 
     @property
@@ -46,9 +50,7 @@ class ExecutionInput(BaseModel):
 
     @property
     def dataset(self) -> str:
-        located = dataset_and_file(self.key)
-        assert located is not None  # guaranteed by SOURCE_PATTERN
-        return located[0]
+        return upload_location(self.key)[0]  # valid: checked when the input was parsed
 
 
 def parse_execution_input(document: Any) -> ExecutionInput:

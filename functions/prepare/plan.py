@@ -29,15 +29,18 @@ from core.settings import DatasetSettings, TuningSettings
 from functions.run_document import Attempt, Channel, JobNames, Plan, TuningStrategyConfig
 
 ATTEMPT_ID_LENGTH = 10
-# How long a Failed endpoint may take to be deleted before the run gives up on replacing it.
+# How long a run waits, at most, in each of its polling loops: for a Failed endpoint to be deleted, for
+# an endpoint to be created or updated (a large model's instances can take long to pass their health
+# checks), for earlier runs of its dataset to end.
 ENDPOINT_DELETION_TIMEOUT_SECONDS = 30 * 60
-# How long an endpoint may be Creating or Updating before the run gives up waiting for it (SageMaker's
-# instances of a large model can take a long while to start and pass their health checks).
 ENDPOINT_WAIT_TIMEOUT_SECONDS = 90 * 60
-# How long a run waits for earlier runs of its dataset to end before it gives up: a day, or 1,500 polls
-# (about ten history events each; an execution's history holds 25,000), whichever comes first.
 QUEUE_TIMEOUT_SECONDS = 24 * 60 * 60
-QUEUE_POLLS_MAX = 1_500
+# An execution's history holds 25,000 events, and one poll writes about 11 (task, choice, pass, wait).
+# A run may go through all three loops one after another, so however short EndpointPollSeconds is,
+# their polls together stay under 2,000 (about 22,000 events).
+EVENTS_PER_POLL = 11
+HISTORY_EVENTS_MAX = 25_000
+POLLS_MAX = {"endpoint_deletion": 500, "endpoint_wait": 500, "queue": 1_000}
 # HyperbandStrategyConfig.MaxResource: "The maximum value is 20,000 epochs" (SageMaker API reference).
 HYPERBAND_MAX_RESOURCE = 20_000
 DEFAULT_STATIC = {"num_round": "200", "early_stopping_rounds": "20"}
@@ -92,8 +95,8 @@ class _Namer:
         )
 
     def deployment(self, endpoint: str | None) -> JobNames:
-        """The dataset's own endpoint, or the one its dropml.json names (which a run deploys to only
-        while no other dataset's tag is on it)."""
+        """The dataset's own endpoint, or the one its dropml.json names; a run deploys to either only
+        when it is new or carries this dataset's tag (functions/evaluate/champion.py)."""
         named = f"{self.prefix}-{slug(endpoint, ENDPOINT_NAME_MAX - len(self.prefix) - 1)}" if endpoint else None
         return JobNames(
             model=self.within(MODEL_NAME_MAX, "model"),
@@ -101,6 +104,10 @@ class _Namer:
             endpoint=named or endpoint_name(self.prefix, self.dataset),
             endpoint_owner=owner_tag_value(self.dataset),
         )
+
+
+def _polls(loop: str, timeout_seconds: int, poll_seconds: int) -> int:
+    return min(math.ceil(timeout_seconds / max(poll_seconds, 1)), POLLS_MAX[loop])
 
 
 def input_data_config(data_uri: str, schema_uri: str) -> list[Channel]:
@@ -201,9 +208,11 @@ def plan_run(
             "metric_definitions": metric_definitions(problem.tuning_metric),
             "max_runtime_seconds": max_runtime_seconds,
             "endpoint_poll_seconds": endpoint_poll_seconds,
-            "endpoint_deletion_polls": math.ceil(ENDPOINT_DELETION_TIMEOUT_SECONDS / max(endpoint_poll_seconds, 1)),
-            "endpoint_wait_polls": math.ceil(ENDPOINT_WAIT_TIMEOUT_SECONDS / max(endpoint_poll_seconds, 1)),
-            "queue_polls": min(math.ceil(QUEUE_TIMEOUT_SECONDS / max(endpoint_poll_seconds, 1)), QUEUE_POLLS_MAX),
+            "endpoint_deletion_polls": _polls(
+                "endpoint_deletion", ENDPOINT_DELETION_TIMEOUT_SECONDS, endpoint_poll_seconds
+            ),
+            "endpoint_wait_polls": _polls("endpoint_wait", ENDPOINT_WAIT_TIMEOUT_SECONDS, endpoint_poll_seconds),
+            "queue_polls": _polls("queue", QUEUE_TIMEOUT_SECONDS, endpoint_poll_seconds),
             "endpoint_instance_type": settings.endpoint_instance_type or endpoint_instance_type,
             "deploy_margin": settings.deploy_margin,
         }

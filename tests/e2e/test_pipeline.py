@@ -89,6 +89,15 @@ class Pipeline:
             time.sleep(0.5)
         raise AssertionError(f"no execution started for {source}")
 
+    def entered_at(self, arn: str, state: str) -> Any:
+        """When the execution first entered ``state``, from its history."""
+        paginator = self.client("stepfunctions").get_paginator("get_execution_history")
+        for page in paginator.paginate(executionArn=arn):
+            for event in page["events"]:
+                if event.get("stateEnteredEventDetails", {}).get("name") == state:
+                    return event["timestamp"]
+        raise AssertionError(f"{arn} never entered {state!r}")
+
     def states_entered(self, arn: str) -> list[str]:
         """The execution's states in the order it entered them, from its history (as the console shows it)."""
         paginator = self.client("stepfunctions").get_paginator("get_execution_history")
@@ -424,7 +433,8 @@ def test_a_key_overwritten_at_once_trains_each_upload_and_the_runs_take_turns(pi
     outputs = [json.loads(d["output"]) for d in (first, second)]
     trained = {o["prepared"]["source_version"]: sum(o["prepared"]["rows"].values()) for o in outputs}
     assert trained == {versions[0]: 344, versions[1]: 69}
-    # the later run evaluated only once the earlier had ended (if it got there first, it waited for it)
+    # the later run decided only once the earlier had ended (if it got there first, it waited for it)
+    assert pipeline.entered_at(second["executionArn"], "Better than the live model?") >= first["stopDate"]
     assert outputs[1]["queue"]["waited_for"] in ([], [first["name"]])
     assert outputs[0]["queue"]["waited_for"] == []
     assert pipeline.client("sagemaker").describe_endpoint(EndpointName="dropml-overw")["EndpointStatus"] == "InService"

@@ -31,24 +31,25 @@ def start(machine: str, name: str, source: Any) -> ThisExecution:
 
 
 def test_a_run_waits_only_for_earlier_running_runs_of_its_own_dataset(machine: str) -> None:
-    # GIVEN runs of penguins, one of another dataset between them, and a console run with odd input
-    first = start(machine, "first", "s3://b/incoming/penguins/a.csv")
-    other = start(machine, "other", "s3://b/incoming/iris/iris.csv")
+    # GIVEN runs of penguins (named so that name order is the reverse of start order), one upload of
+    # another dataset between them, and a console run with odd input
+    first = start(machine, "zeta-console", "s3://b/incoming/penguins/a.csv")
+    other = start(machine, "iris-0123456789ab", "s3://b/incoming/iris/iris.csv")
     start(machine, "odd", ["not", "an", "input", "of", "ours"])
-    second = start(machine, "second", "s3://b/incoming/penguins/b.csv")
-    third = start(machine, "third", "s3://b/incoming/penguins/a.csv")
+    second = start(machine, "penguins-00000000000b", "s3://b/incoming/penguins/b.csv")
+    third = start(machine, "alpha-console", "s3://b/incoming/penguins/a.csv")
     sfn, penguins, iris = client("stepfunctions"), planned_run(dataset="penguins"), planned_run(dataset="iris")
 
     # THEN the first of each dataset goes on; each later one waits for the earliest still running
     assert take_turn(penguins, sfn, first) == Queue(ahead=None, polls=0, waited_for=[])
     assert take_turn(iris, sfn, other).ahead is None
-    assert take_turn(penguins, sfn, second) == Queue(ahead=first.arn, polls=1, waited_for=["first"])
+    assert take_turn(penguins, sfn, second) == Queue(ahead=first.arn, polls=1, waited_for=["zeta-console"])
     assert take_turn(penguins, sfn, third).ahead == first.arn
 
     # WHEN the first ends THEN the second's turn comes, and the third now waits for the second
     sfn.stop_execution(executionArn=first.arn)
-    waited = penguins.model_copy(update={"queue": Queue(ahead=first.arn, polls=1, waited_for=["first"])})
-    assert take_turn(waited, sfn, second) == Queue(ahead=None, polls=1, waited_for=["first"])
+    waited = penguins.model_copy(update={"queue": Queue(ahead=first.arn, polls=1, waited_for=["zeta-console"])})
+    assert take_turn(waited, sfn, second) == Queue(ahead=None, polls=1, waited_for=["zeta-console"])
     assert take_turn(penguins, sfn, third).ahead == second.arn
 
 

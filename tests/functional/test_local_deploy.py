@@ -158,6 +158,23 @@ def test_a_cloudformation_bucket_notification_delivers_matching_uploads(patched_
     assert [key.replace("%2F", "/") for key in keys] == ["incoming/iris/a.csv"]
 
 
+def test_the_evaluate_role_reads_executions_of_this_stacks_machine_only() -> None:
+    template = to_cloudformation(REPO_ROOT / "template.yaml", "s3://artifacts/code.zip", REGION)
+    machine = template["Resources"]["PipelineStateMachine"]["Properties"]["StateMachineName"]
+    statements = {
+        statement["Sid"]: statement
+        for policy in template["Resources"]["EvaluateFunctionRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    }
+    arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+    assert statements["SeeEarlierRuns"]["Resource"] == {
+        "Fn::Sub": [f"{arn}:stateMachine:${{Machine}}", {"Machine": machine}]
+    }
+    assert statements["ReadEarlierRuns"]["Resource"] == {
+        "Fn::Sub": [f"{arn}:execution:${{Machine}}:*", {"Machine": machine}]
+    }
+
+
 def test_the_ingest_role_grants_what_ingest_does_on_this_stacks_resources_only() -> None:
     template = to_cloudformation(REPO_ROOT / "template.yaml", "s3://artifacts/code.zip", REGION)
 

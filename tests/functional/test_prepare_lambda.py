@@ -96,6 +96,8 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
             {"source": "s3://dropml-data/incoming/p/x.csv", "settings": {"mode": "fast"}},
             "mode: Input should be 'tune' or 'train'",
         ),
+        # the S3 trigger's rule, for the same answer either way
+        ({"source": "s3://dropml-data/incoming/../x.csv"}, "'..' cannot name a dataset"),
     ],
 )
 def test_bad_console_input_fails_with_a_reason(bucket: str, document: dict, message: str) -> None:

@@ -16,11 +16,12 @@ from botocore.exceptions import ClientError
 from sklearn.datasets import load_breast_cancer
 
 from core.names import OWNER_TAG
-from functions.evaluate.champion import EndpointBusy, EndpointOfAnotherDataset, check_owner, check_settled
+from functions.evaluate.champion import EndpointOfAnotherDataset, check_owner
 from tests.helpers.local import RunningServer
 from tests.helpers.sagemaker import BUILTIN_XGBOOST, ROLE, channel, sample_rows, target_first_csv
 
 BUCKET = "dropml-sagemaker-api"
+MODELS = f"s3://{BUCKET}/out/"  # where the module's training jobs put their models
 
 
 def poll(describe: Callable[[], dict[str, Any]], key: str, *, until: tuple[str, ...], timeout_s: float = 120) -> dict:
@@ -359,23 +360,20 @@ def test_endpoint_names_are_case_blind_bad_tags_are_refused_and_the_owner_tag_is
     assert "at 'tags.1.member.value' failed to satisfy constraint" in bad_tag.value.response["Error"]["Message"]
     assert [e["EndpointName"] for e in sagemaker.list_endpoints(NameContains="api-bad")["Endpoints"]] == []
 
-    # AND while it is still being created, a run would neither score nor deploy to it
-    creating = sagemaker.describe_endpoint(EndpointName="api-Owned")
-    assert creating["EndpointStatus"] == "Creating"
-    with pytest.raises(EndpointBusy, match="endpoint api-Owned is Creating: a change this run did not make"):
-        check_settled(creating)
     live = poll(lambda: sagemaker.describe_endpoint(EndpointName="api-Owned"), "EndpointStatus",
                 until=("InService", "Failed"))  # fmt: skip
-    check_settled(live)
 
     # THEN evaluate's owner check lets only the tagged dataset near the endpoint
-    check_owner(sagemaker, live, dataset="penguins", owner="penguins")
+    check_owner(sagemaker, live, dataset="penguins", owner="penguins", runs_uri=MODELS)
     with pytest.raises(EndpointOfAnotherDataset, match="serves dataset 'penguins', so this run of dataset 'my_data'"):
-        check_owner(sagemaker, live, dataset="my_data", owner="my_data")
+        check_owner(sagemaker, live, dataset="my_data", owner="my_data", runs_uri=MODELS)
+    # AND an untagged endpoint is adopted only by the dataset whose runs made every model it serves
     sagemaker.delete_tags(ResourceArn=arn, TagKeys=[OWNER_TAG])
     with pytest.raises(EndpointOfAnotherDataset, match=f"has no {OWNER_TAG} tag") as untagged:
-        check_owner(sagemaker, live, dataset="penguins", owner="penguins")
+        check_owner(sagemaker, live, dataset="penguins", owner="penguins", runs_uri=f"s3://{BUCKET}/runs/penguins/")
     assert f"--tags Key={OWNER_TAG},Value=penguins" in str(untagged.value)  # how to let the dataset have it
+    check_owner(sagemaker, live, dataset="penguins", owner="penguins", runs_uri=MODELS)  # its model is under out/
+    assert {"Key": OWNER_TAG, "Value": "penguins"} in sagemaker.list_tags(ResourceArn=arn)["Tags"]
     sagemaker.delete_endpoint(EndpointName="api-Owned")
 
 

@@ -27,6 +27,7 @@ def planned_run(
     schema: Schema = PENGUIN_SCHEMA,
     dataset: str = "penguins",
     gpu_instance_type: str | None = "ml.g4dn.xlarge",
+    endpoint_poll_seconds: int = 30,
     **results: Any,
 ) -> RunDocument:
     """The document Prepare returns for ``settings``, with ``results`` (training, evaluation, …) as
@@ -47,7 +48,7 @@ def planned_run(
         schema_uri=prepared.schema_uri,
         output_path=paths.uri(paths.jobs_key),
         max_runtime_seconds=3600,
-        endpoint_poll_seconds=30,
+        endpoint_poll_seconds=endpoint_poll_seconds,
         endpoint_instance_type="ml.m5.large",
     )
     document = RunDocument(

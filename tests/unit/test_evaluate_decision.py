@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 
 from core.schema import Feature, Schema
-from functions.evaluate.champion import decide
+from functions.evaluate.champion import EndpointBusy, check_settled, decide
 from functions.run_document import Champion, Winner
 
 SCHEMA = Schema(
@@ -56,3 +57,14 @@ def test_decoded_rows_encode_back_to_the_same_matrix() -> None:
     assert records[0] == {"x": 1.5, "colour": "red", "flag": True}
     assert records[1] == {"x": None, "colour": "__other__", "flag": False}
     np.testing.assert_array_equal(SCHEMA.encode_records(records), rows)
+
+
+@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"])
+def test_an_endpoint_that_is_changing_is_neither_scored_nor_deployed_to(status: str) -> None:
+    with pytest.raises(EndpointBusy, match=f"endpoint e is {status}: a change this run did not make"):
+        check_settled({"EndpointName": "e", "EndpointStatus": status})
+
+
+@pytest.mark.parametrize("status", ["InService", "Failed", "OutOfService", "UpdateRollbackFailed"])
+def test_an_endpoint_that_settled_goes_on_to_the_decision(status: str) -> None:
+    check_settled({"EndpointName": "e", "EndpointStatus": status})

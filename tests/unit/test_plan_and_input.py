@@ -8,7 +8,7 @@ from core.errors import UserInputError
 from core.names import TRAINING_JOB_NAME_MAX, TUNING_JOB_NAME_MAX
 from core.settings import DatasetSettings, parse_settings
 from functions.prepare.execution_input import parse_execution_input
-from functions.prepare.plan import DEFAULT_STATIC
+from functions.prepare.plan import DEFAULT_STATIC, EVENTS_PER_POLL, HISTORY_EVENTS_MAX
 from tests.helpers.runs import planned_run
 
 
@@ -145,6 +145,16 @@ def test_with_no_range_left_the_run_trains_instead_of_tuning(settings: dict[str,
 def test_the_deletion_of_a_failed_endpoint_is_polled_for_half_an_hour() -> None:
     run = planned_run()
     assert run.plan.endpoint_deletion_polls * run.plan.endpoint_poll_seconds == 30 * 60
+
+
+@pytest.mark.parametrize("poll_seconds", [1, 5, 30, 300])
+def test_every_polling_loop_together_fits_an_executions_history(poll_seconds: int) -> None:
+    # a run may wait for earlier runs, delete a failed endpoint and deploy, one after another; past
+    # 25,000 events the execution fails with no Catch and no email
+    plan = planned_run(endpoint_poll_seconds=poll_seconds).plan
+    polls = plan.queue_polls + plan.endpoint_deletion_polls + plan.endpoint_wait_polls
+    assert polls * EVENTS_PER_POLL < HISTORY_EVENTS_MAX - 1_000  # room for the run's other states
+    assert plan.endpoint_wait_polls * poll_seconds >= min(90 * 60, 500 * poll_seconds)
 
 
 @pytest.mark.parametrize(
