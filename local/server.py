@@ -85,9 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 engine = installed_engine()
                 server_state.restore_sagemaker(engine, sagemaker_records)
                 _log(f"restored: {restored}")
-                (state_dir / READY_FILE).write_text(
-                    json.dumps({"pid": os.getpid(), "port": args.port, "smtp_port": smtp_port})
-                )
+                # written whole or not at all: a client polling for it must never read half of it
+                ready = state_dir / f"{READY_FILE}.partial"
+                ready.write_text(json.dumps({"pid": os.getpid(), "port": args.port, "smtp_port": smtp_port}))
+                os.replace(ready, state_dir / READY_FILE)
                 saved_at = app.requests
                 while not stopping.wait(server_state.AUTOSAVE_EVERY_S):
                     if app.requests != saved_at:

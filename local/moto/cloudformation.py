@@ -11,6 +11,9 @@ Local mode deploys ``template.yaml`` through moto's CloudFormation, which drops 
 - ``AWS::Lambda::EventInvokeConfig`` (what SAM's ``EventInvokeConfig`` becomes): moto has no such
   resource and skips it with a warning; here it is put on the function through Lambda's backend, so
   the retries and destinations it sets are the ones local mode's asynchronous invocations honour.
+- Parameters: moto splits a ``CommaDelimitedList`` (or ``List<…>``) value passed in, not the default, so
+  ``!Join [",", !Ref AllowedEndpointInstanceTypes]`` joined the default's characters; here the default is
+  a list too, as CloudFormation makes it.
 """
 
 from __future__ import annotations
@@ -185,3 +188,27 @@ def patch_event_invoke_configs(replacements: Replacements) -> None:
         return resource_class_from_type(resource_type)
 
     replacements.replace(cfn_parsing, "resource_class_from_type", with_event_invoke_configs)
+
+
+# Parameters ----------------------------------------------------------------------------------------
+
+
+def _load_parameters_splitting_list_defaults(load: Any) -> Any:
+    def load_parameters(self: cfn_parsing.ResourceMap) -> None:
+        load(self)
+        for name, slot in self._template.get("Parameters", {}).items():
+            value = self.resolved_parameters.get(name)
+            if _is_list_type(slot.get("Type", "")) and isinstance(value, str):
+                self.resolved_parameters[name] = value.split(",")
+
+    return load_parameters
+
+
+def _is_list_type(parameter_type: str) -> bool:
+    return parameter_type == "CommaDelimitedList" or parameter_type.startswith("List<")
+
+
+def patch_list_parameter_defaults(replacements: Replacements) -> None:
+    """A ``CommaDelimitedList`` parameter's default is a list, as a value passed in is (moto splits only those)."""
+    original = vars(cfn_parsing.ResourceMap)["load_parameters"]
+    replacements.replace(cfn_parsing.ResourceMap, "load_parameters", _load_parameters_splitting_list_defaults(original))

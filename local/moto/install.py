@@ -24,6 +24,7 @@ PATCHES: Final[tuple[Callable[[Replacements], None], ...]] = (
     cloudformation.patch_state_machines,
     cloudformation.patch_buckets,
     cloudformation.patch_event_invoke_configs,
+    cloudformation.patch_list_parameter_defaults,
     stepfunctions.patch_sagemaker_task_service,
     stepfunctions.patch_aws_sdk_results,
     iam.patch_simulate_principal_policy,
