@@ -125,6 +125,14 @@ def upload_location(key: str) -> tuple[str, str]:
     return dataset, file_name
 
 
+def dataset_of_source(source: object) -> str | None:
+    """The dataset an execution input's ``source`` (``s3://bucket/incoming/<dataset>/<file>``) names, or None."""
+    if not isinstance(source, str) or not source.startswith("s3://") or source.count("/") < 3:
+        return None
+    located = dataset_and_file(source.split("/", 3)[3])
+    return located[0] if located else None
+
+
 @dataclass(frozen=True)
 class RunPaths:
     """Every object a run writes, all under ``runs/<dataset>/<run_id>/`` in the upload's bucket.

@@ -37,6 +37,8 @@ class State(StrEnum):
     PREPARE = "Prepare data"
     TRAIN = "Train"
     TUNE = "Tune"
+    NOTIFY_SUCCESS = "Notify success"
+    NOTIFY_FAILURE = "Notify failure"
 
 
 class RunError(StrEnum):

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.names import dataset_and_file, execution_slug, slug_of_upload_execution
-from core.s3 import split_s3_uri
+from core.names import dataset_of_source, execution_slug, slug_of_upload_execution
 from functions.run_document import Queue, RunDocument
 
 
@@ -41,11 +40,7 @@ class ThisExecution:
 
 def dataset_of(document: Any) -> str | None:
     """The dataset an execution's input is about (its ``source``), or None for input that names none."""
-    source = document.get("source") if isinstance(document, dict) else None
-    if not isinstance(source, str) or not source.startswith("s3://"):
-        return None
-    located = dataset_and_file(split_s3_uri(source)[1])
-    return located[0] if located else None
+    return dataset_of_source(document.get("source")) if isinstance(document, dict) else None
 
 
 def runs_ahead(stepfunctions: Any, me: ThisExecution, dataset: str) -> list[str]:

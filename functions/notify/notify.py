@@ -8,6 +8,7 @@ from typing import Any
 
 from core.names import RunPaths
 from core.s3 import split_s3_uri
+from functions.notify.execution_ended import ExecutionStatusChange, build_unreported_report, reported
 from functions.notify.invocation_failure import InvocationRecord, build_invocation_failure_report
 from functions.notify.report import FinalState, Report, build_report
 
@@ -30,6 +31,17 @@ def notify_run(final: FinalState, *, failed: bool, finished_at: datetime, sns: A
 def notify_invocation_failure(record: InvocationRecord, *, sns: Any, topic_arn: str) -> Report:
     """Email an upload that ingest failed to process; there is no run, so nothing is kept in S3."""
     report = build_invocation_failure_report(record)
+    _email(report, sns=sns, topic_arn=topic_arn)
+    return report
+
+
+def notify_unreported_end(
+    event: ExecutionStatusChange, *, sns: Any, stepfunctions: Any, topic_arn: str
+) -> Report | None:
+    """Email an execution that ended without its report; None when its report was sent."""
+    if event.detail.status == "SUCCEEDED" or reported(stepfunctions, event.detail.executionArn):
+        return None
+    report = build_unreported_report(event)
     _email(report, sns=sns, topic_arn=topic_arn)
     return report
 

@@ -26,6 +26,10 @@ the length of a block and puts moto back afterwards.
   ``sagemaker.sagemakerException``, optimized integrations ``States.Runtime``), lets ``States.ALL``
   catch ``States.Runtime``, reads a Choice on a missing path as false, and leaves datetimes in aws-sdk
   results; here each is as Step Functions does it.
+- :mod:`local.moto.events` (``test_pipeline``, the stopped run): moto's Step Functions sends no
+  execution status changes to EventBridge, and its rules cannot invoke Lambda; here an execution that
+  ends puts AWS's event on the default bus and a rule's Lambda target is invoked asynchronously, which
+  the pipeline's last-resort email needs.
 - :mod:`local.moto.persistence` (``test_local_stack``): moto keeps everything in memory; the local
   server saves its backends when it stops and loads them before it serves, so ``down`` then ``up``
   keeps what an AWS account would.

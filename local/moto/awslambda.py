@@ -120,7 +120,7 @@ def _invoke(self: LambdaFunction, body: str | bytes | None, request_headers: Any
     if invocation_type == "DryRun":
         return ""
     if invocation_type == "Event":  # queued on AWS: the caller gets 202 and never the result
-        _queue_event(self, event)
+        queue_event(self, event)
         return ""
     invocation, _ = _run_function(self, event)
     if invocation.function_error:
@@ -130,7 +130,8 @@ def _invoke(self: LambdaFunction, body: str | bytes | None, request_headers: Any
     return invocation.payload
 
 
-def _queue_event(function: LambdaFunction, event: object) -> None:
+def queue_event(function: LambdaFunction, event: object) -> None:
+    """Process ``event`` as an asynchronous invocation of ``function``: on a thread of its own, retried."""
     worker = threading.Thread(target=_process_event, args=(function, event, time.time(), _uninstalled), daemon=True)
     with _workers_lock:
         _workers[:] = [thread for thread in _workers if thread.is_alive()]
@@ -254,6 +255,6 @@ def patch_s3_notifications_async(replacements: Replacements) -> None:
             function = get_backend(account_id, region_name).get_function(fn_arn)
         except UnknownFunctionException:  # S3 drops the event of a function that is gone, as moto's hook does
             return
-        _queue_event(function, event_body)
+        queue_event(function, event_body)
 
     replacements.replace(s3_notifications, "_invoke_awslambda", invoke_later)

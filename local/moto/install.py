@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final
 
-from local.moto import awslambda, cloudformation, iam, s3, sagemaker, sns, stepfunctions
+from local.moto import awslambda, cloudformation, events, iam, s3, sagemaker, sns, stepfunctions
 from local.moto.state import LocalSettings, Replacements, settings_in_force
 
 PATCHES: Final[tuple[Callable[[Replacements], None], ...]] = (
@@ -21,6 +21,7 @@ PATCHES: Final[tuple[Callable[[Replacements], None], ...]] = (
     s3.patch_event_records,
     sns.patch_email,
     stepfunctions.patch_unnamed_executions,
+    events.patch_status_change_events,
     cloudformation.patch_state_machines,
     cloudformation.patch_buckets,
     cloudformation.patch_event_invoke_configs,

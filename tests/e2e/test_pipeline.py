@@ -7,7 +7,8 @@ the live model blue/green, bad hyperparameters are refused before any job, a bro
 endpoint that failed to create is deleted, waited for and created again. Then the chapters of many
 datasets: two whose names had one endpoint get one each, and a dataset whose dropml.json names another
 dataset's endpoint is refused it, an endpoint whose container died is replaced by the next run, and
-two uploads to one key a moment apart each train their own version and take turns at the endpoint.
+two uploads to one key a moment apart each train their own version and take turns at the endpoint,
+and a run stopped by hand (which cannot send its own report) is emailed by the last resort.
 Each asserts on the email a user receives and on the endpoint's state.
 """
 
@@ -438,6 +439,28 @@ def test_a_key_overwritten_at_once_trains_each_upload_and_the_runs_take_turns(pi
     assert outputs[1]["queue"]["waited_for"] in ([], [first["name"]])
     assert outputs[0]["queue"]["waited_for"] == []
     assert pipeline.client("sagemaker").describe_endpoint(EndpointName="dropml-overw")["EndpointStatus"] == "InService"
+
+
+def test_a_run_stopped_from_the_console_is_emailed_and_a_reported_one_is_not_again(pipeline: Pipeline) -> None:
+    # GIVEN a run that is training
+    source = f"s3://{pipeline.bucket}/incoming/penguins/penguins.csv"
+    arn = pipeline.start({"source": source, "settings": {"mode": "train", "instance": "cpu"}}, "stopped-by-hand")
+    deadline = time.monotonic() + 60
+    while "Train" not in pipeline.states_entered(arn):
+        assert time.monotonic() < deadline, "the run never started training"
+        time.sleep(0.5)
+
+    # WHEN a person stops it from the console
+    pipeline.client("stepfunctions").stop_execution(executionArn=arn, error="Stopped", cause="not needed after all")
+
+    # THEN the run, which could not send its own report, is emailed by the last resort
+    assert pipeline.finished(arn)["status"] == "ABORTED"
+    body = decoded(pipeline.email("dropml penguins: run ABORTED without a report", timeout_s=60))
+    assert "dropml run stopped-by-hand for dataset 'penguins' ended ABORTED before it could send its report" in body
+    assert f"#/v2/executions/details/{arn}" in body
+    # AND the runs that failed earlier, whose own failure email went out, got no second one
+    unreported = [m.subject for m in list_outbox(pipeline.local.outbox) if "without a report" in m.subject]
+    assert unreported == ["dropml penguins: run ABORTED without a report"]
 
 
 def _environ(process: psutil.Process) -> dict[str, str]:

@@ -1,6 +1,8 @@
 import json
 from datetime import UTC, datetime
 
+from functions.notify.app import parse_event
+from functions.notify.execution_ended import ExecutionStatusChange, build_unreported_report
 from functions.notify.invocation_failure import InvocationRecord, build_invocation_failure_report
 from functions.notify.report import ERROR_ADVICE, FinalState, build_report
 from tests.helpers.runs import planned_run
@@ -200,3 +202,52 @@ def test_a_run_that_waited_for_earlier_runs_says_so() -> None:
     report = build_report(final(run.to_state()), failed=True, finished_at=FINISHED)
 
     assert "Waited for: penguins-aaaa, penguins-bbbb (earlier runs of this dataset) to end first" in report.body
+
+
+def _status_change(status: str, execution_input: str) -> dict:
+    """EventBridge's "Step Functions Execution Status Change" event, as the RunEndedRule delivers it."""
+    arn = "arn:aws:states:us-east-1:123456789012:execution:dropml-pipeline-x:penguins-0123456789ab"
+    return {
+        "version": "0",
+        "id": "6c8f2b0e-0000-0000-0000-000000000000",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-12-02T03:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": {
+            "executionArn": arn,
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:dropml-pipeline-x",
+            "name": "penguins-0123456789ab",
+            "status": status,
+            "startDate": 1796180000000,
+            "stopDate": 1796180300000,
+            "input": execution_input,
+            "output": None,
+            "error": "States.Runtime",
+            "cause": "An error occurred while executing the state 'Endpoint ready?'",
+        },
+    }
+
+
+def test_a_run_that_ended_without_its_report_is_emailed_with_what_is_known() -> None:
+    event = parse_event(_status_change("FAILED", json.dumps({"source": "s3://b/incoming/penguins/penguins.csv"})))
+    assert isinstance(event, ExecutionStatusChange)
+
+    report = build_unreported_report(event)
+
+    assert report.subject == "dropml penguins: run FAILED without a report"
+    assert "ended FAILED before it could send its report" in report.body
+    assert "File: s3://b/incoming/penguins/penguins.csv" in report.body
+    assert "Reason: States.Runtime: An error occurred while executing the state 'Endpoint ready?'" in report.body
+    assert (
+        "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/" in report.body
+    )
+
+
+def test_a_run_whose_input_names_no_upload_is_still_emailed() -> None:
+    report = build_unreported_report(parse_event(_status_change("TIMED_OUT", "[1, 2]")))  # type: ignore[arg-type]
+
+    assert report.subject == "dropml (unknown): run TIMED_OUT without a report"
+    assert "went past the state machine's time limit" in report.body
