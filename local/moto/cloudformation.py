@@ -199,7 +199,7 @@ def _load_parameters_splitting_list_defaults(load: Any) -> Any:
         for name, slot in self._template.get("Parameters", {}).items():
             value = self.resolved_parameters.get(name)
             if _is_list_type(slot.get("Type", "")) and isinstance(value, str):
-                self.resolved_parameters[name] = value.split(",")
+                self.resolved_parameters[name] = self._parsed_resources[name] = value.split(",")
 
     return load_parameters
 

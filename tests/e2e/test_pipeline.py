@@ -33,6 +33,8 @@ from local import stack
 from local.mail import list_outbox
 from local.ports import free_port
 
+# The chapters share one stack and run in order: they stay on one xdist worker (make test runs
+# --dist loadfile), or a worker given a later chapter alone would meet a stack without the earlier ones.
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -447,7 +449,8 @@ def test_a_run_stopped_from_the_console_is_emailed_and_a_reported_one_is_not_aga
     arn = pipeline.start({"source": source, "settings": {"mode": "train", "instance": "cpu"}}, "stopped-by-hand")
     deadline = time.monotonic() + 60
     while "Train" not in pipeline.states_entered(arn):
-        assert time.monotonic() < deadline, "the run never started training"
+        status = pipeline.client("stepfunctions").describe_execution(executionArn=arn)["status"]
+        assert status == "RUNNING" and time.monotonic() < deadline, f"the run never started training ({status})"
         time.sleep(0.5)
 
     # WHEN a person stops it from the console

@@ -64,6 +64,10 @@ def test_deploying_the_template_creates_its_resources_as_written(patched_aws: Pa
     prepare = json.loads(definition)["States"]["Prepare data"]["Parameters"]["FunctionName"]
     assert prepare.startswith(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:")
     assert "/dropml-xgboost:latest" in definition  # the local TrainingImageUri parameter
+    # AND a list parameter's default reaches the function as CloudFormation joins it (a list, not characters)
+    environment = patched_aws.client("lambda").get_function_configuration(FunctionName=prepare)["Environment"]
+    allowed = environment["Variables"]["ALLOWED_ENDPOINT_INSTANCE_TYPES"]
+    assert allowed == "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.g4dn.xlarge"
 
     # AND the topic has the email subscription from the parameter
     [subscription] = sns.list_subscriptions_by_topic(TopicArn=outputs["TopicArn"])["Subscriptions"]
