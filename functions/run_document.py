@@ -220,6 +220,16 @@ class EndpointWait(_Document):
     polls: int
 
 
+class EndpointCheck(_Document):
+    """DescribeEndpoint while a deployment is under way: its two required members, and the answer whole
+    (EndpointConfigName and the rest are optional in the service model; naming a missing one in a
+    ResultSelector would end the run with an uncatchable States.Runtime)."""
+
+    endpoint: str
+    status: str
+    answer: dict[str, Any]
+
+
 class Training(_Document):
     """The training or tuning task's result: the job whose model is the run's candidate."""
 
@@ -300,6 +310,7 @@ class RunDocument(_Document):
     failed_trials: FailedTrials | None = None
     endpoint_deletion: EndpointDeletion | None = None
     endpoint_wait: EndpointWait | None = None
+    endpoint_check: EndpointCheck | None = None
     failed_step: Step | None = None
     notification: Notification | None = None
 

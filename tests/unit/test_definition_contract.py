@@ -105,6 +105,8 @@ def _resolve(schema: dict[str, Any], path: str) -> dict[str, Any] | None:
                 found = branch["properties"][part]
             elif isinstance(branch.get("additionalProperties"), dict):
                 found = branch["additionalProperties"]
+            elif branch.get("additionalProperties") is True:  # a free-form answer (dict[str, Any]): any member
+                found = {}
             if found is not None:
                 break
         if found is None:
@@ -305,7 +307,10 @@ def test_the_wait_for_a_deploying_endpoint_ends_on_every_state_and_is_bounded() 
     states = load_definition()["States"]
     ready = states["Endpoint ready?"]
     success, failure, bound = ready["Choices"]
-    assert success["Next"] == "Notify success"
+    assert states[success["Next"]]["Next"] == "Notify success"
+    # the configuration is compared only once it is known to be there (optional in DescribeEndpoint's answer)
+    [is_present] = [rule for rule in success["And"] if rule.get("IsPresent")]
+    assert is_present["Variable"] == "$.endpoint_check.answer.EndpointConfigName"
     # every EndpointStatus that no longer changes by itself ends the wait (the service model's enum)
     settled_badly = {rule["StringEquals"] for rule in failure["Or"]}
     assert settled_badly == {"Failed", "InService", "OutOfService", "UpdateRollbackFailed", "Deleting"}
@@ -332,3 +337,21 @@ def test_a_run_evaluates_only_on_its_turn_and_waits_otherwise() -> None:
         states[waiting["Next"]]["Type"] == "Wait"
         and states[waiting["Next"]]["Next"] == "Evaluate against the live model"
     )
+
+
+def test_aws_sdk_tasks_select_only_members_the_service_model_requires() -> None:
+    # a ResultSelector path that is missing ends the run with States.Runtime, which no Catch takes
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    for state in load_definition()["States"].values():
+        resource = state.get("Resource", "")
+        if ":aws-sdk:sagemaker:" not in resource or "ResultSelector" not in state:
+            continue
+        operation = resource.rsplit(":", 1)[1]
+        output = model.operation_model(operation[0].upper() + operation[1:]).output_shape
+        for key, value in state["ResultSelector"].items():
+            if not key.endswith(".$") or not value.startswith("$."):  # a constant, the whole answer, an intrinsic
+                continue
+            member = value.split(".")[1].split("[")[0]
+            assert member in output.required_members, (operation, member)
