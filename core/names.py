@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from core.container import SCHEMA_FILE
 from core.errors import UserInputError
+from core.s3 import split_s3_uri
 
 EXECUTION_NAME_MAX = 80
 TRAINING_JOB_NAME_MAX = 63
@@ -126,10 +127,10 @@ def upload_location(key: str) -> tuple[str, str]:
 
 
 def dataset_of_source(source: object) -> str | None:
-    """The dataset an execution input's ``source`` (``s3://bucket/incoming/<dataset>/<file>``) names, or None."""
-    if not isinstance(source, str) or not source.startswith("s3://") or source.count("/") < 3:
+    """The dataset an upload's URI (``s3://bucket/incoming/<dataset>/<file>``) names, or None."""
+    if not isinstance(source, str):
         return None
-    located = dataset_and_file(source.split("/", 3)[3])
+    located = dataset_and_file(split_s3_uri(source)[1])
     return located[0] if located else None
 
 

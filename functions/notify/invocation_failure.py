@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict
 
-from core.names import dataset_and_file
+from core.names import dataset_of_source
 from functions import sns
 from functions.notify.report import Report
 
@@ -128,8 +128,4 @@ def build_invocation_failure_report(record: InvocationRecord) -> Report:
 
 
 def _dataset(sources: list[str]) -> str:
-    for source in sources:
-        located = dataset_and_file(source.split("/", 3)[3]) if source.count("/") >= 3 else None
-        if located:
-            return located[0]
-    return "(unknown)"
+    return next((dataset for dataset in map(dataset_of_source, sources) if dataset), "(unknown)")

@@ -15,8 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.names import dataset_and_file
-from core.s3 import split_s3_uri
+from core.names import dataset_of_source
 from functions import sns
 from functions.run_document import Attempt, Evaluation, Failure, Prepared, RunDocument, RunError, Step, Training
 
@@ -81,8 +80,7 @@ class FinalState:
     def dataset(self) -> str:
         if self.run is not None:
             return self.run.dataset
-        located = dataset_and_file(split_s3_uri(self.source)[1]) if self.source else None
-        return located[0] if located else "(unknown)"
+        return dataset_of_source(self.source) or "(unknown)"
 
 
 @dataclass(frozen=True)
