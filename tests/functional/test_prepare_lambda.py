@@ -107,15 +107,19 @@ def test_bad_console_input_fails_with_a_reason(bucket: str, document: dict, mess
     assert message in error.value.reason
 
 
-def test_hyperband_with_more_rounds_than_sagemaker_allows_is_refused_with_the_limit(bucket: str) -> None:
+def refusal(bucket: str, settings: dict) -> str:
+    """Why Prepare refuses a console run of a small upload with ``settings``."""
     client("s3").put_object(Bucket=bucket, Key="incoming/p/x.csv", Body=b"a,target\n1,0\n2,1\n" * 10)
-    settings = {"tuning": {"strategy": "Hyperband"}, "hyperparameters": {"num_round": 50_000}}
     document = {"source": f"s3://{bucket}/incoming/p/x.csv", "settings": settings}
-
     with pytest.raises(UserInputError) as error:
         app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
+    return error.value.reason
 
-    assert error.value.reason == (
+
+def test_hyperband_with_more_rounds_than_sagemaker_allows_is_refused_with_the_limit(bucket: str) -> None:
+    reason = refusal(bucket, {"tuning": {"strategy": "Hyperband"}, "hyperparameters": {"num_round": 50_000}})
+
+    assert reason == (
         'hyperparameters: num_round must be a whole number from 1 to 20,000 with the "Hyperband" strategy '
         "(its maximum resource), not '50000'"
     )
@@ -124,13 +128,9 @@ def test_hyperband_with_more_rounds_than_sagemaker_allows_is_refused_with_the_li
 def test_asking_for_a_gpu_on_a_stack_without_one_is_refused(bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a stack deployed with an empty GpuInstanceType
     monkeypatch.setenv("GPU_INSTANCE_TYPE", "")
-    client("s3").put_object(Bucket=bucket, Key="incoming/p/x.csv", Body=b"a,target\n1,0\n2,1\n" * 10)
-    document = {"source": f"s3://{bucket}/incoming/p/x.csv", "settings": {"instance": "gpu"}}
+    reason = refusal(bucket, {"instance": "gpu"})
 
-    with pytest.raises(UserInputError) as error:
-        app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
-
-    assert 'instance is "gpu" but this stack has no GpuInstanceType' in error.value.reason
+    assert 'instance is "gpu" but this stack has no GpuInstanceType' in reason
     assert client("s3").list_objects_v2(Bucket=bucket, Prefix="runs/")["KeyCount"] == 0  # refused before converting
 
 
@@ -142,14 +142,10 @@ def test_a_missing_variable_fails_with_its_name(bucket: str, monkeypatch: pytest
 
 def test_settings_over_the_stacks_caps_are_refused_naming_each_cap(bucket: str) -> None:
     # GIVEN a stack whose caps are 6 trials, 3 at once, and its allowed endpoint instance types
-    client("s3").put_object(Bucket=bucket, Key="incoming/p/x.csv", Body=b"a,target\n1,0\n2,1\n" * 10)
     greedy = {"tuning": {"max_jobs": 500, "max_parallel_jobs": 100}, "endpoint_instance_type": "ml.p4d.24xlarge"}
-    document = {"source": f"s3://{bucket}/incoming/p/x.csv", "settings": greedy}
 
-    with pytest.raises(UserInputError) as error:
-        app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
+    reason = refusal(bucket, greedy)
 
-    reason = error.value.reason
     assert "tuning.max_jobs 500 is over this stack's MaxTuningJobs=6" in reason
     assert "tuning.max_parallel_jobs 100 is over this stack's MaxParallelTuningJobs=3" in reason
     assert "endpoint_instance_type ml.p4d.24xlarge is not one this stack allows (ml.m5.large" in reason
@@ -158,14 +154,10 @@ def test_settings_over_the_stacks_caps_are_refused_naming_each_cap(bucket: str) 
 
 
 def test_every_bad_hyperparameter_is_named_before_any_job_starts(bucket: str) -> None:
-    client("s3").put_object(Bucket=bucket, Key="incoming/p/x.csv", Body=b"a,target\n1,0\n2,1\n" * 10)
     bad = {"hyperparameters": {"max_depth": -3, "eta": "fast", "colour": 1, "eval_metric": "auc,accuracy"}}
-    document = {"source": f"s3://{bucket}/incoming/p/x.csv", "settings": bad}
 
-    with pytest.raises(UserInputError) as error:
-        app.lambda_handler({"input": document, "execution": "console-run"}, LambdaContext())
+    reason = refusal(bucket, bad)
 
-    reason = error.value.reason
     assert "unknown hyperparameter 'colour'" in reason
     assert "hyperparameter eta='fast' is invalid: expected a number in [0, 1]" in reason
     assert "hyperparameter max_depth='-3' is invalid: expected an integer in [0, 1000]" in reason
