@@ -40,6 +40,19 @@ def _queue_the_function_may_send_to(aws: PatchedAws, name: str) -> tuple[str, st
     return url, arn
 
 
+def _function_reporting_to_a_queue(
+    aws: PatchedAws, function: str, handler: str, queue: str, *, on: str = "OnFailure", **config: Any
+) -> tuple[str, str]:
+    """A function whose ``on`` destination is a new queue it may send to: (its ARN, the queue's URL)."""
+    lambda_client = aws.client("lambda")
+    arn = create_function(lambda_client, aws.client("iam"), function, handler)
+    queue_url, queue_arn = _queue_the_function_may_send_to(aws, queue)
+    lambda_client.put_function_event_invoke_config(
+        FunctionName=function, DestinationConfig={on: {"Destination": queue_arn}}, **config
+    )
+    return arn, queue_url
+
+
 def _the_record(aws: PatchedAws, queue_url: str) -> dict[str, Any]:
     def received() -> list[dict[str, Any]]:
         return aws.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
@@ -59,11 +72,7 @@ def test_a_failing_event_is_tried_three_times_then_its_record_goes_to_the_on_fai
 ) -> None:
     # GIVEN a function that always fails, whose failures go to a queue
     lambda_client = patched_aws.client("lambda")
-    create_function(lambda_client, patched_aws.client("iam"), "fail", "handlers.fail")
-    queue_url, queue_arn = _queue_the_function_may_send_to(patched_aws, "failures")
-    lambda_client.put_function_event_invoke_config(
-        FunctionName="fail", DestinationConfig={"OnFailure": {"Destination": queue_arn}}
-    )
+    _, queue_url = _function_reporting_to_a_queue(patched_aws, "fail", "handlers.fail", "failures")
 
     # WHEN it is invoked asynchronously
     response = lambda_client.invoke(FunctionName="fail", InvocationType="Event", Payload=b'{"who": "bob"}')
@@ -87,10 +96,8 @@ def test_a_failing_event_is_tried_three_times_then_its_record_goes_to_the_on_fai
 
 def test_maximum_retry_attempts_zero_gives_one_attempt(patched_aws: PatchedAws, tmp_path: Path) -> None:
     lambda_client = patched_aws.client("lambda")
-    create_function(lambda_client, patched_aws.client("iam"), "once", "handlers.fail_until")
-    queue_url, queue_arn = _queue_the_function_may_send_to(patched_aws, "once-failures")
-    lambda_client.put_function_event_invoke_config(
-        FunctionName="once", MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    _, queue_url = _function_reporting_to_a_queue(
+        patched_aws, "once", "handlers.fail_until", "once-failures", MaximumRetryAttempts=0
     )
     tally = tmp_path / "attempts.txt"
 
@@ -107,10 +114,8 @@ def test_an_event_that_succeeds_on_a_retry_goes_to_the_on_success_destination(
 ) -> None:
     # GIVEN a function that fails once, then succeeds
     lambda_client = patched_aws.client("lambda")
-    create_function(lambda_client, patched_aws.client("iam"), "flaky", "handlers.fail_until")
-    queue_url, queue_arn = _queue_the_function_may_send_to(patched_aws, "successes")
-    lambda_client.put_function_event_invoke_config(
-        FunctionName="flaky", DestinationConfig={"OnSuccess": {"Destination": queue_arn}}
+    _, queue_url = _function_reporting_to_a_queue(
+        patched_aws, "flaky", "handlers.fail_until", "successes", on="OnSuccess"
     )
     tally = tmp_path / "attempts.txt"
 
@@ -131,11 +136,8 @@ def test_an_s3_notification_is_retried_like_any_asynchronous_invocation(
     patched_aws: PatchedAws, tmp_path: Path
 ) -> None:
     # GIVEN a bucket that notifies a function that always fails, whose failures go to a queue
-    lambda_client = patched_aws.client("lambda")
-    arn = create_function(lambda_client, patched_aws.client("iam"), "fail", "handlers.fail")
-    queue_url, queue_arn = _queue_the_function_may_send_to(patched_aws, "upload-failures")
-    lambda_client.put_function_event_invoke_config(
-        FunctionName="fail", MaximumRetryAttempts=1, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    arn, queue_url = _function_reporting_to_a_queue(
+        patched_aws, "fail", "handlers.fail", "upload-failures", MaximumRetryAttempts=1
     )
     s3 = patched_aws.client("s3")
     s3.create_bucket(Bucket="uploads")
@@ -203,10 +205,8 @@ def test_an_event_that_would_be_too_old_for_its_retry_is_given_up_as_event_age_e
     # GIVEN retries a minute apart, and events that may live one minute
     monkeypatch.setenv(RETRY_DELAYS_ENV, "61,120")
     lambda_client = patched_aws.client("lambda")
-    create_function(lambda_client, patched_aws.client("iam"), "fail", "handlers.fail")
-    queue_url, queue_arn = _queue_the_function_may_send_to(patched_aws, "too-old")
-    lambda_client.put_function_event_invoke_config(
-        FunctionName="fail", MaximumEventAgeInSeconds=60, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    _, queue_url = _function_reporting_to_a_queue(
+        patched_aws, "fail", "handlers.fail", "too-old", MaximumEventAgeInSeconds=60
     )
 
     lambda_client.invoke(FunctionName="fail", InvocationType="Event", Payload=b"{}")
@@ -222,11 +222,7 @@ def test_an_attempt_local_mode_cannot_run_is_a_logged_function_error_retried_and
 ) -> None:
     # GIVEN a function whose package local mode cannot unpack, whose failures go to a queue
     lambda_client = patched_aws.client("lambda")
-    create_function(lambda_client, patched_aws.client("iam"), "unrunnable", "handlers.echo")
-    queue_url, queue_arn = _queue_the_function_may_send_to(patched_aws, "unrunnable-failures")
-    lambda_client.put_function_event_invoke_config(
-        FunctionName="unrunnable", DestinationConfig={"OnFailure": {"Destination": queue_arn}}
-    )
+    _, queue_url = _function_reporting_to_a_queue(patched_aws, "unrunnable", "handlers.echo", "unrunnable-failures")
 
     def no_space(code_zip: bytes, work_dir: Path) -> Path:
         raise OSError(28, "No space left on device")
