@@ -131,6 +131,8 @@ class Schema:
 
     ``classes[i]`` is the user's own label text for encoded class ``i`` (empty for regression).
     ``rows`` counts rows per split plus ``missing_target`` (rows left out because the label was empty).
+    ``dropped_columns`` had no values; ``identifier_columns`` were text with almost every value distinct
+    (an order or user id): left out of the features, since a model can only memorise them.
     """
 
     target: str
@@ -138,6 +140,7 @@ class Schema:
     features: tuple[Feature, ...]
     classes: tuple[str, ...] = ()
     dropped_columns: tuple[str, ...] = ()
+    identifier_columns: tuple[str, ...] = ()
     rows: Mapping[str, int] = field(default_factory=dict)
     delimiter: str = ","
     version: int = SCHEMA_VERSION
@@ -145,6 +148,12 @@ class Schema:
     @property
     def width(self) -> int:
         return sum(f.width for f in self.features)
+
+    def left_out(self) -> dict[str, str]:
+        """Each input column that is no feature (the target aside), with the reason, as a person reads it."""
+        reasons = dict.fromkeys(self.dropped_columns, "no values")
+        reasons.update(dict.fromkeys(self.identifier_columns, "an identifier: almost every value is distinct"))
+        return reasons
 
     def output_names(self) -> list[str]:
         """Model column names in order (after the label): the order of the target-first CSV."""
@@ -229,6 +238,7 @@ class Schema:
             ),
             classes=tuple(data.get("classes", ())),
             dropped_columns=tuple(data.get("dropped_columns", ())),
+            identifier_columns=tuple(data.get("identifier_columns", ())),
             rows=dict(data.get("rows", {})),
             delimiter=data.get("delimiter", ","),
             version=data["version"],

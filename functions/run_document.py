@@ -69,6 +69,9 @@ class Prepared(_Document):
     target: str
     classes: list[str]
     rows: dict[str, int] = Field(description="rows per split, plus missing_target (rows without a label)")
+    left_out: dict[str, str] = Field(
+        default_factory=dict, description="input columns that are no feature, each with the reason (core.schema)"
+    )
 
 
 class S3DataSource(_Document):

@@ -171,4 +171,5 @@ def prepared_document(paths: RunPaths, schema: Schema, upload: UploadVersion) ->
         target=schema.target,
         classes=list(schema.classes),
         rows=dict(schema.rows),
+        left_out=schema.left_out(),
     )

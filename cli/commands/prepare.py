@@ -96,7 +96,7 @@ def summary(result: ConversionResult, out: str, schema_path: Path) -> str:
             else ""
         ),
         f"{schema.width} model columns from {len(schema.features)} input columns"
-        + (f"; dropped (no values): {', '.join(schema.dropped_columns)}" if schema.dropped_columns else ""),
+        + "".join(f"; left out {name!r} ({why})" for name, why in schema.left_out().items()),
         f"schema: {schema_path}",
     ]
     return "\n".join(lines)

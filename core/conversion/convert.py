@@ -9,14 +9,14 @@ finishing, its partial parts are removed, and the column is profiled as text in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
 from core.conversion import frame
 from core.conversion import source as locations
-from core.conversion.encode import Column, part_path, write_splits
+from core.conversion.encode import WRITE_BATCH_BYTES, Column, Parts, write_splits
 from core.conversion.frame import SPLITS
 from core.conversion.layout import SAMPLE_BYTES, Layout, read_layout
 from core.conversion.profile import (
@@ -26,7 +26,6 @@ from core.conversion.profile import (
     TextStats,
     profile,
     retyped_column,
-    target_counts,
 )
 from core.conversion.structure import ByteTally, Diagnosis, diagnose, tally
 from core.conversion.target import TargetPlan, find_target, plan_target
@@ -37,12 +36,12 @@ from core.settings import DatasetSettings
 
 @dataclass(frozen=True)
 class ConversionResult:
-    """What was written and learned; ``files`` maps each split to its CSV part."""
+    """What was written and learned; ``files`` maps each split to its CSV parts, in order."""
 
     schema: Schema
     bytes_read: int  # size of the uploaded file (each pass streams it; this counts it once)
     delimiter: str  # the upload's delimiter (the written parts always use a comma)
-    files: Mapping[str, str]
+    files: Mapping[str, Sequence[str]]
 
 
 def convert(
@@ -55,19 +54,11 @@ def convert(
 
     Raises :class:`UserInputError` for anything the user must fix, having written nothing under ``out``.
     """
-    with frame.bounded_read_ahead(local=not locations.is_s3(source)):
-        return _convert(source, out, settings, storage_options)
-
-
-def _convert(
-    source: str, out: str, settings: DatasetSettings, storage_options: dict[str, str] | None
-) -> ConversionResult:
     if not locations.exists(source, storage_options):
         raise UserInputError(f"no such file: {source}")
     layout = read_layout(locations.iter_bytes(source, storage_options, chunk_bytes=SAMPLE_BYTES))
     target = find_target(layout.columns, settings.target)
     counts = tally(locations.iter_bytes(source, storage_options), layout.delimiter)
-    outputs = {split: part_path(out, split) for split in SPLITS}
     numeric = frame.guess_numeric(layout)
     checked: list[Diagnosis] = []
     retypes = 0
@@ -92,32 +83,40 @@ def _convert(
                 storage_options,
                 numeric=numeric,
                 count_quoted=counts.quotes > 0,
+                max_categories=settings.max_categories,
                 check_structure=check_structure,
             )
         except ReadFailed as exc:
             check_structure()
             raise UserInputError(f"the file could not be read as CSV: {exc.detail}") from None
         blank = counts.trailing_blank_lines if _tally_agrees(layout, counts, learned) else check_structure().blank_lines
-        schema, plan, features = _plan(source, layout, target, learned, blank, settings, storage_options)
-        lazy = frame.scan(
-            source, layout, target, learned.numeric, frame.reader_null_values(layout), settings.split, storage_options
+        schema, plan, features = _plan(layout, target, learned, blank, settings)
+        rows = frame.read(source, layout, learned.numeric, frame.reader_null_values(layout), storage_options)
+        read = sorted({target, *(column.index for column in features)})
+        batches = frame.batches(
+            rows,
+            [frame.internal(i) for i in read],
+            target,
+            learned.numeric[target],
+            settings.split,
+            frame.batch_rows(layout, read, WRITE_BATCH_BYTES),
         )
+        parts = Parts(out, storage_options)
         try:
             write_splits(
-                lazy,
+                batches,
                 target,
                 learned.numeric[target],
                 plan,
                 features,
-                outputs,
-                storage_options,
+                parts,
                 drop_missing_target=learned.target_missing > 0,
             )
         except pl.exceptions.PolarsError as exc:
             # A column read as numbers (never parsed by the profile) holds text further down: remove
             # what was written, read it as text and start over (it may now be categorical). Anything
             # else, or text in column after column, is a structural problem to find and describe.
-            locations.remove(outputs.values(), storage_options)
+            locations.remove(parts.files(), storage_options)
             column = retyped_column(exc, learned.numeric)
             retypes += 1
             if column is None or retypes >= RETYPES_BEFORE_CHECK:
@@ -127,17 +126,11 @@ def _convert(
             numeric = list(learned.numeric)
             numeric[column] = False
             continue
-        return ConversionResult(schema, counts.size, layout.delimiter, outputs)
+        return ConversionResult(schema, counts.size, layout.delimiter, parts.written)
 
 
 def _plan(
-    source: str,
-    layout: Layout,
-    target: int,
-    learned: Profile,
-    blank: int,
-    settings: DatasetSettings,
-    storage_options: Mapping[str, str] | None,
+    layout: Layout, target: int, learned: Profile, blank: int, settings: DatasetSettings
 ) -> tuple[Schema, TargetPlan, list[Column]]:
     """Every check that can refuse the file, then the schema, label plan and columns to write."""
     name = layout.columns[target]
@@ -148,19 +141,15 @@ def _plan(
             f"target column {name!r} has no values: all {learned.rows - blank} rows leave it empty", column=name
         )
     _check_split_sizes(learned, settings)
-    plan = plan_target(
-        name,
-        learned.target,
-        settings.problem_type,
-        lambda: target_counts(source, layout, target, learned.numeric, settings.split, storage_options),
-    )
-    features, dropped = _features(layout, learned, target, settings.max_categories)
+    plan = plan_target(name, learned.target, settings.problem_type)
+    features, dropped, identifiers = _features(layout, learned, target, settings.max_categories)
     schema = Schema(
         target=name,
         problem_type=plan.problem_type,
         features=tuple(column.feature for column in features),
         classes=plan.classes,
         dropped_columns=tuple(dropped),
+        identifier_columns=tuple(identifiers),
         rows={**dict(zip(SPLITS, learned.split_rows, strict=True)), "missing_target": learned.target_missing - blank},
     )
     return schema, plan, features
@@ -189,10 +178,13 @@ def _check_split_sizes(learned: Profile, settings: DatasetSettings) -> None:
     )
 
 
-def _features(layout: Layout, learned: Profile, target: int, max_categories: int) -> tuple[list[Column], list[str]]:
-    """Each input column's feature (numeric, boolean or categorical), and the columns with no values."""
+def _features(
+    layout: Layout, learned: Profile, target: int, max_categories: int
+) -> tuple[list[Column], list[str], list[str]]:
+    """Each input column's feature (numeric, boolean or categorical); the empty columns; the identifiers."""
     features: list[Column] = []
     dropped: list[str] = []
+    identifiers: list[str] = []
     for index, name in enumerate(layout.columns):
         if index == target:
             continue
@@ -202,14 +194,15 @@ def _features(layout: Layout, learned: Profile, target: int, max_categories: int
         stats = learned.text[index]
         if stats.values == 0:
             dropped.append(name)
+        elif stats.not_number and stats.not_boolean and stats.identifier:
+            identifiers.append(name)
         else:
             features.append(Column(index, False, stats.padded, _feature(name, stats, max_categories)))
     if not features:
-        raise UserInputError(
-            "no feature column has values (empty: "
-            f"{', '.join(repr(name) for name in dropped) or 'none'}); there is nothing to learn from"
-        )
-    return features, dropped
+        empty = ", ".join(repr(name) for name in dropped) or "none"
+        ids = f"; identifiers: {', '.join(repr(name) for name in identifiers)}" if identifiers else ""
+        raise UserInputError(f"no feature column has values (empty: {empty}{ids}); there is nothing to learn from")
+    return features, dropped, identifiers
 
 
 def _feature(name: str, stats: TextStats, max_categories: int) -> Feature:
@@ -217,10 +210,9 @@ def _feature(name: str, stats: TextStats, max_categories: int) -> Feature:
         return Feature(name, "numeric")
     if stats.not_boolean == 0:
         return Feature(name, "boolean")
-    ranked = sorted(stats.train_counts, key=lambda pair: (-pair[1], pair[0]))
     return Feature(
         name,
         "categorical",
-        categories=tuple(value for value, _ in ranked[:max_categories]),
-        capped=len(ranked) > max_categories,
+        categories=tuple(value for value, _ in stats.train_counts[:max_categories]),
+        capped=not stats.every_value or len(stats.train_counts) > max_categories,
     )

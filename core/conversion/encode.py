@@ -1,15 +1,17 @@
-"""The write pass: target-first, headerless, numbers-only CSV parts, one per split, in one scan.
+"""The write pass: target-first, headerless, numbers-only CSV parts for each split, in one read.
 
 The encoding is :meth:`core.schema.Feature.encode` vectorised: a missing value is an empty field
 (never 0), booleans are 0/1, a categorical column becomes one 0/1 column per vocabulary entry (plus
 ``__other__`` when capped); a value outside an uncapped vocabulary, like a missing one, leaves the
-whole group empty. The three splits are three sinks over one shared scan, run together.
+whole group empty. Rows are encoded batch by batch (:func:`core.conversion.frame.batches`, for bounded
+memory) and each split is written as numbered parts of about ``PART_BYTES``, so that a large training
+split reaches SageMaker as many objects (``ShardedByS3Key`` spreads whole objects over instances).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -19,7 +21,8 @@ from core.conversion.source import child
 from core.conversion.target import TargetPlan
 from core.schema import Feature
 
-PART_NAME = "part-00000.csv"
+PART_BYTES = 32 << 20  # encoded rows per part, in memory (each split holds at most this much unwritten)
+WRITE_BATCH_BYTES = 16 << 20  # raw text of the columns read per batch
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,42 @@ class Column:
     feature: Feature
 
 
-def part_path(out: str, split: str) -> str:
-    return child(out, split, PART_NAME)
+def part_path(out: str, split: str, number: int) -> str:
+    return child(out, split, f"part-{number:05d}.csv")
+
+
+@dataclass
+class Parts:
+    """The parts written so far under ``out`` (each split's in order), and the rows waiting for the next."""
+
+    out: str
+    storage_options: Mapping[str, str] | None
+    written: dict[str, list[str]] = field(default_factory=lambda: {split: [] for split in SPLITS})
+    _pending: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {split: [] for split in SPLITS})
+
+    def add(self, split: str, rows: pl.DataFrame) -> None:
+        if rows.is_empty():
+            return
+        self._pending[split].append(rows)
+        if sum(frame.estimated_size() for frame in self._pending[split]) >= PART_BYTES:
+            self._flush(split)
+
+    def close(self) -> None:
+        for split in SPLITS:
+            self._flush(split)
+
+    def files(self) -> list[str]:
+        return [path for split in SPLITS for path in self.written[split]]
+
+    def _flush(self, split: str) -> None:
+        if not self._pending[split]:
+            return
+        path = part_path(self.out, split, len(self.written[split]))
+        rows = pl.concat(self._pending[split], rechunk=False)
+        self._pending[split] = []
+        self.written[split].append(path)  # before writing: a failed write may leave part of it behind
+        options = dict(self.storage_options) if self.storage_options else None
+        rows.lazy().sink_csv(path, include_header=False, storage_options=options, mkdir=True)
 
 
 def label_expression(index: int, numeric_read: bool, plan: TargetPlan) -> pl.Expr:
@@ -69,33 +106,23 @@ def feature_expressions(column: Column) -> list[pl.Expr]:
 
 
 def write_splits(
-    lazy: pl.LazyFrame,
+    batches: Iterable[pl.DataFrame],
     target: int,
     target_numeric_read: bool,
     plan: TargetPlan,
     columns: Sequence[Column],
-    outputs: Mapping[str, str],
-    storage_options: Mapping[str, str] | None,
+    parts: Parts,
     *,
     drop_missing_target: bool,
 ) -> None:
-    """Write each split's rows that have a target to ``outputs[split]`` (a file path or S3 URL)."""
+    """Write each split's rows that have a target to ``parts``; raises polars' error if a value fails to parse."""
     expressions = [label_expression(target, target_numeric_read, plan)]
     for column in columns:
         expressions += feature_expressions(column)
     named = [expression.alias(f"o{i}") for i, expression in enumerate(expressions)]
-    if drop_missing_target:
-        lazy = lazy.filter(~frame.is_missing(target, target_numeric_read))
-    sinks = [
-        lazy.filter(pl.col(SPLIT) == k)
-        .select(named)
-        .sink_csv(
-            outputs[name],
-            include_header=False,
-            storage_options=dict(storage_options) if storage_options else None,
-            mkdir=True,
-            lazy=True,
-        )
-        for k, name in enumerate(SPLITS)
-    ]
-    pl.collect_all(sinks, engine="streaming")
+    for batch in batches:
+        rows = batch.filter(~frame.is_missing(target, target_numeric_read)) if drop_missing_target else batch
+        encoded = rows.select(*named, SPLIT)
+        for k, split in enumerate(SPLITS):
+            parts.add(split, encoded.filter(pl.col(SPLIT) == k).drop(SPLIT))
+    parts.close()

@@ -8,9 +8,7 @@ fields become nulls while reading, the rest are recognised by :func:`is_missing`
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 
 import polars as pl
 
@@ -27,42 +25,22 @@ SPLITS = DATA_CHANNELS  # each split is the training channel of its name
 # be, and the same file always gets the same split, with no random state to carry.
 GOLDEN = 0.6180339887498949
 BOOLEAN_TOKENS = sorted(TRUE_TOKENS | FALSE_TOKENS)
-# polars' CSV reader queues several chunks ahead of the pipeline; on a busy 2-core machine the reader
-# outruns the CSV writers and the queue is what peak memory is made of. One chunk ahead kept the speed
-# and cut peak RSS from about 490 to 390 MB on the 552 MB benchmark file (local files; from S3 the
-# read-ahead hides request latency, so it is left as polars sets it).
-READ_AHEAD_VARIABLE = "POLARS_CSV_CHUNK_PREFETCH_LIMIT"
-
-
-@contextmanager
-def bounded_read_ahead(local: bool) -> Iterator[None]:
-    """Read one CSV chunk ahead while converting a local file, unless the operator set the variable."""
-    if not local or READ_AHEAD_VARIABLE in os.environ:
-        yield
-        return
-    os.environ[READ_AHEAD_VARIABLE] = "1"
-    try:
-        yield
-    finally:
-        os.environ.pop(READ_AHEAD_VARIABLE, None)
 
 
 def internal(index: int) -> str:
     return f"c{index}"
 
 
-def scan(
+def read(
     source: str,
     layout: Layout,
-    target: int,
     numeric: Sequence[bool],
     null_values: Sequence[str],
-    fractions: SplitFractions,
     storage_options: Mapping[str, str] | None,
 ) -> pl.LazyFrame:
-    """Return the data rows (header skipped), each with the split it belongs to if it has a target."""
+    """Return the data rows (header skipped), each column read as a number or as text."""
     schema = {internal(i): pl.Float64 if number else pl.String for i, number in enumerate(numeric)}
-    frame = pl.scan_csv(
+    return pl.scan_csv(
         source,
         has_header=False,
         skip_rows=1,
@@ -75,16 +53,52 @@ def scan(
         glob=False,  # a key is a name, not a pattern: "v*.csv" is one file, not every v….csv
         storage_options=dict(storage_options) if storage_options else None,
     )
-    nth = (~is_missing(target, numeric[target])).cast(pl.UInt32).cum_sum()
+
+
+def batches(
+    rows: pl.LazyFrame,
+    columns: Sequence[str],
+    target: int,
+    numeric_target: bool,
+    fractions: SplitFractions,
+    batch_rows: int,
+) -> Iterator[pl.DataFrame]:
+    """``columns`` of ``rows`` batch by batch, in file order, each row with its split (``SPLIT``).
+
+    Why batches and not one streaming query: the split is a running count of the rows that have a
+    target, and polars' streaming engine reads ahead without bound into such a running sum whenever
+    what follows it is slower than the CSV reader (a 960 MB upload with seven text columns peaked at
+    1 GB). Read in order, a batch at a time, memory is what one batch holds, and each batch's split
+    continues the count of the batches before it, so every row gets the split it would in one query.
+    """
+    missing = is_missing(target, numeric_target)
+    before = 0
+    for batch in rows.select(columns).collect_batches(chunk_size=batch_rows):
+        yield batch.with_columns(split(target, numeric_target, fractions, before))
+        before += batch.height - int(batch.select(missing.sum()).item())
+
+
+def batch_rows(layout: Layout, columns: Sequence[int], batch_bytes: int) -> int:
+    """Rows per batch such that ``columns``' raw text in one batch is about ``batch_bytes``."""
+    records = [record for record in layout.sample if len(record) == len(layout.columns)]
+    if not records:
+        return 100_000
+    per_row = sum(len(record[i]) + 16 for record in records for i in columns) / len(records)
+    return max(1_000, min(1_000_000, int(batch_bytes / per_row)))
+
+
+def split(target: int, numeric: bool, fractions: SplitFractions, before: int = 0) -> pl.Expr:
+    """Each row's split (see ``GOLDEN``), where ``before`` rows with a target came before these rows."""
+    nth = (~is_missing(target, numeric)).cast(pl.UInt32).cum_sum() + before
     position = (nth.cast(pl.Float64) * GOLDEN) % 1.0
-    split = (
+    return (
         pl.when(position < fractions.train)
         .then(pl.lit(0, pl.UInt8))
         .when(position < fractions.train + fractions.validation)
         .then(pl.lit(1, pl.UInt8))
         .otherwise(pl.lit(2, pl.UInt8))
+        .alias(SPLIT)
     )
-    return frame.with_columns(split.alias(SPLIT))
 
 
 def text(index: int) -> pl.Expr:

@@ -11,10 +11,9 @@ negative first (false/no before true/yes); any other text sorted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.conversion.profile import TargetStats
+from core.conversion.profile import TARGET_VALUES, TargetStats
 from core.errors import UserInputError
 from core.schema import ProblemType
 
@@ -50,12 +49,7 @@ def find_target(columns: tuple[str, ...], requested: str | None) -> int:
     )
 
 
-def plan_target(
-    name: str,
-    stats: TargetStats,
-    given: ProblemType | None,
-    exact_counts: Callable[[], tuple[tuple[str, int], ...]],
-) -> TargetPlan:
+def plan_target(name: str, stats: TargetStats, given: ProblemType | None) -> TargetPlan:
     """Decide the problem type and class mapping, refusing a target that cannot be learned as asked."""
     numeric = stats.numeric_read or stats.not_number == 0
     if given == "regression":
@@ -65,42 +59,48 @@ def plan_target(
                 f"but it holds text such as {stats.first_text!r}",
                 column=name,
             )
-        _refuse_constant(name, stats, exact_counts)
+        _refuse_constant(name, stats)
         return TargetPlan("regression")
-    if given is None and numeric and not _looks_like_classes(stats, exact_counts):
-        _refuse_constant(name, stats, exact_counts)
+    if given is None and numeric and not _looks_like_classes(stats):
+        _refuse_constant(name, stats)
         return TargetPlan("regression")
-    counts = stats.counts if stats.counts is not None else exact_counts()
+    if stats.counts is None:
+        raise UserInputError(
+            f"target column {name!r} has more than {TARGET_VALUES} distinct values, far more than the "
+            f"{MAX_CLASSES} classes a classifier takes; is it the right column, or should the problem type "
+            "be regression?",
+            column=name,
+        )
     if numeric:
         by_number: dict[float, int] = {}
-        for text, count in counts:
+        for text, count in stats.counts:
             by_number[float(text)] = by_number.get(float(text), 0) + count
         keys: tuple[float, ...] | None = tuple(sorted(by_number))
         classes = tuple(_number_text(key) for key in keys or ())
     else:
         keys = None
-        classes = _ordered_classes([text for text, _ in counts])
+        classes = _ordered_classes([text for text, _ in stats.counts])
     if numeric and given is None and len(keys or ()) == 1:
         # one number: not a classification problem the user asked for, and no regression either
-        _refuse_constant(name, stats, exact_counts)
+        _refuse_constant(name, stats)
     _check_classes(name, classes, given)
     problem: ProblemType = given or ("binary" if len(classes) == 2 else "multiclass")
     return TargetPlan(problem, classes, keys)
 
 
-def _looks_like_classes(stats: TargetStats, exact_counts: Callable[[], tuple[tuple[str, int], ...]]) -> bool:
+def _looks_like_classes(stats: TargetStats) -> bool:
+    if stats.counts is None:  # more than TARGET_VALUES values: not classes
+        return False
+    numbers = {float(text) for text, _ in stats.counts}
     if stats.numeric_read:
-        return stats.integer_valued and stats.approx_distinct <= INFERRED_MAX_CLASSES
-    counts = stats.counts if stats.counts is not None else exact_counts()
-    numbers = {float(text) for text, _ in counts}
+        return stats.integer_valued and len(numbers) <= INFERRED_MAX_CLASSES
     return len(numbers) <= INFERRED_MAX_CLASSES and all(number.is_integer() for number in numbers)
 
 
-def _refuse_constant(name: str, stats: TargetStats, exact_counts: Callable[[], tuple[tuple[str, int], ...]]) -> None:
-    if stats.numeric_read and stats.approx_distinct > 1:
+def _refuse_constant(name: str, stats: TargetStats) -> None:
+    if stats.counts is None:
         return
-    counts = stats.counts if stats.counts is not None else exact_counts()
-    values = {float(text) for text, _ in counts}
+    values = {float(text) for text, _ in stats.counts}
     if len(values) == 1:
         raise UserInputError(
             f"target column {name!r} has only one value ({_number_text(values.pop())}); there is nothing to predict",

@@ -17,6 +17,7 @@ import io
 import json
 import tarfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,8 @@ from core.s3 import split_s3_uri
 from core.schema import Schema
 from functions.run_document import Champion, Evaluation, RunDocument, Winner
 
-BATCH_ROWS = 500  # raw records per request: far below the 6 MB payload cap for wide rows too
+REQUEST_BYTES = 5 << 20  # a request's JSON body: under InvokeEndpoint's 6 MB payload cap, whatever the width
+DECODE_ROWS = 5_000  # test rows turned into raw records at a time (records are Python dicts: ~1 KB a row)
 HTTP_SERVER_ERROR = 500
 PROBES, PROBE_PAUSE_S = 3, 5.0  # a live endpoint answering 5xx is asked this often before it counts as dead
 
@@ -154,47 +156,96 @@ def check_settled(live: dict[str, Any]) -> None:
         )
 
 
-def read_test_split(s3: Any, data_uri: str) -> np.ndarray:
-    """All test part files as one float matrix, label in column 0 (NaN for empty fields)."""
-    bucket, prefix = split_s3_uri(f"{data_uri.rstrip('/')}/test/")
-    frames = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            if body.strip():
-                frames.append(
-                    pl.read_csv(io.BytesIO(body), has_header=False, infer_schema=False).cast(pl.Float64).to_numpy()
+@dataclass(frozen=True)
+class TestSplit:
+    """The run's test split in S3, read one part at a time: a part is at most tens of MB, the split any size."""
+
+    s3: Any
+    bucket: str
+    keys: tuple[str, ...]
+
+    @classmethod
+    def of(cls, s3: Any, data_uri: str) -> TestSplit:
+        bucket, prefix = split_s3_uri(f"{data_uri.rstrip('/')}/test/")
+        keys = [
+            obj["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+            if obj["Size"] > 0
+        ]
+        if not keys:
+            raise RuntimeError(f"no test rows under s3://{bucket}/{prefix}")
+        return cls(s3, bucket, tuple(sorted(keys)))
+
+    def parts(self) -> Iterator[np.ndarray]:
+        """Each part as a float matrix, label in column 0 (NaN for empty fields)."""
+        for key in self.keys:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            yield pl.read_csv(io.BytesIO(body), has_header=False, infer_schema=False).cast(pl.Float64).to_numpy()
+
+    def first_row(self) -> np.ndarray:
+        return next(self.parts())[:1]
+
+
+def request_bodies(records: Iterable[dict[str, Any]], limit: int = REQUEST_BYTES) -> Iterator[tuple[str, int]]:
+    """JSON arrays of the records, each body at most ``limit`` bytes, with the number of records in it.
+
+    Sized in bytes, not rows: 500 rows of 700 columns already exceed the 6 MB an endpoint accepts.
+    """
+    parts: list[str] = []
+    size = 2  # the brackets
+    for record in records:
+        text = json.dumps(record, ensure_ascii=False)
+        length = len(text.encode()) + 1  # and its comma
+        if length + 2 > limit:
+            raise RuntimeError(f"one test row is {length} bytes as JSON, more than an endpoint request may hold")
+        if parts and size + length > limit:
+            yield "[" + ",".join(parts) + "]", len(parts)
+            parts, size = [], 2
+        parts.append(text)
+        size += length
+    if parts:
+        yield "[" + ",".join(parts) + "]", len(parts)
+
+
+def score_endpoint(runtime: Any, endpoint: str, schema: Schema, split: TestSplit) -> dict[str, float | None]:
+    """Send the test rows to a live endpoint as raw records and score its answers like the winner's.
+
+    The rows stream: a part, then ``DECODE_ROWS`` records of it, at a time; what is kept per row is its
+    label and the model's score (or one probability per class), a few floats.
+    """
+    labels: list[np.ndarray] = []
+    answers: list[np.ndarray] = []
+    for rows in split.parts():
+        labels.append(rows[:, 0])
+        for start in range(0, len(rows), DECODE_ROWS):
+            records = schema.decode_rows(rows[start : start + DECODE_ROWS, 1:])
+            for body, _ in request_bodies(records):
+                response = runtime.invoke_endpoint(
+                    EndpointName=endpoint, ContentType="application/json", Accept="application/json", Body=body
                 )
-    if not frames:
-        raise RuntimeError(f"no test rows under s3://{bucket}/{prefix}")
-    return np.vstack(frames)
-
-
-def score_endpoint(runtime: Any, endpoint: str, schema: Schema, rows: np.ndarray) -> dict[str, float | None]:
-    """Send the rows to a live endpoint as raw records and score its answers like the winner's."""
-    records = schema.decode_rows(rows[:, 1:])
-    predictions: list[dict[str, Any]] = []
-    for start in range(0, len(records), BATCH_ROWS):
-        response = runtime.invoke_endpoint(
-            EndpointName=endpoint,
-            ContentType="application/json",
-            Accept="application/json",
-            Body=json.dumps(records[start : start + BATCH_ROWS]),
-        )
-        predictions.extend(json.loads(response["Body"].read())["predictions"])
-    labels = rows[:, 0]
+                answers.append(_answer_matrix(schema, json.loads(response["Body"].read())["predictions"]))
+    label = np.concatenate(labels)
+    predicted = np.vstack(answers)
     if schema.problem_type == "regression":
-        return score("regression", labels, np.array([p["score"] for p in predictions]))
-    # probabilities by the user's class names, so a model with another label order is read correctly
-    matrix = np.array(
-        [[float(p.get("probabilities", {}).get(name, 0.0)) for name in schema.classes] for p in predictions]
-    )
+        return score("regression", label, predicted[:, 0])
     if schema.problem_type == "binary":
-        return score("binary", labels, matrix[:, 1])
-    return score("multiclass", labels, matrix)
+        return score("binary", label, predicted[:, 1])
+    return score("multiclass", label, predicted)
 
 
-def score_champion(runtime: Any, live: dict[str, Any], schema: Schema, rows: np.ndarray) -> Champion:
+def _answer_matrix(schema: Schema, predictions: list[dict[str, Any]]) -> np.ndarray:
+    """A response's predictions as rows of floats: the score, or the probabilities by the user's class names
+    (so that a model with another label order is read correctly)."""
+    if schema.problem_type == "regression":
+        return np.array([[float(p["score"])] for p in predictions], dtype=np.float64).reshape(-1, 1)
+    return np.array(
+        [[float(p.get("probabilities", {}).get(name, 0.0)) for name in schema.classes] for p in predictions],
+        dtype=np.float64,
+    ).reshape(-1, len(schema.classes))
+
+
+def score_champion(runtime: Any, live: dict[str, Any], schema: Schema, split: TestSplit) -> Champion:
     """The live model's metrics on the rows, or why it has none.
 
     A 4xx from its container means it cannot read this data (another dataset's model, other columns).
@@ -210,7 +261,7 @@ def score_champion(runtime: Any, live: dict[str, Any], schema: Schema, rows: np.
         if probe:
             time.sleep(PROBE_PAUSE_S)
         try:
-            metrics = score_endpoint(runtime, endpoint, schema, rows)
+            metrics = score_endpoint(runtime, endpoint, schema, split)
         except ClientError as failure:
             response = failure.response
             status = response.get("OriginalStatusCode") or response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -260,13 +311,13 @@ def evaluate_run(run: RunDocument, *, sagemaker: Any, runtime: Any, s3: Any) -> 
         runs_uri = f"s3://{bucket}/{RUNS_PREFIX}{run.dataset}/"
         check_owner(sagemaker, live, dataset=run.dataset, owner=run.plan.names.endpoint_owner, runs_uri=runs_uri)
     winner = winner_summary(sagemaker, s3, run.training.job)
-    rows = read_test_split(s3, run.prepared.data)
+    split = TestSplit.of(s3, run.prepared.data)
     champion: Champion | None = None
     status = live["EndpointStatus"] if live is not None else None
     if live is not None:
         check_settled(live)
     if live is not None and status == "InService":
-        champion = score_champion(runtime, live, schema, rows)
+        champion = score_champion(runtime, live, schema, split)
     elif live is not None and status in SERVES_NOTHING:
         why = f": {live['FailureReason']}" if live.get("FailureReason") else ""
         champion = Champion(
@@ -287,5 +338,5 @@ def evaluate_run(run: RunDocument, *, sagemaker: Any, runtime: Any, s3: Any) -> 
         endpoint_exists=live is not None,
         endpoint_status=live["EndpointStatus"] if live is not None else None,
         # a real row of this run, for the "how to call it" part of the email
-        example_record={k: v for k, v in schema.decode_rows(rows[:1, 1:])[0].items() if v is not None},
+        example_record={k: v for k, v in schema.decode_rows(split.first_row()[:, 1:])[0].items() if v is not None},
     )

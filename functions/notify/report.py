@@ -128,6 +128,7 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
         "run_id": run.run_id if run else None,
         "source": final.source,
         "source_version": run.prepared.source_version if run else None,
+        "left_out": run.prepared.left_out if run else {},
         "failed_step": step if failure else None,
         "reason": failure_reason(failure) if failure else None,
         "decision": evaluation.decision if evaluation else None,
@@ -186,6 +187,8 @@ def _data_lines(prepared: Prepared) -> list[str]:
     ]
     if prepared.classes:
         lines.append("Classes: " + ", ".join(f"{i}={name}" for i, name in enumerate(prepared.classes)))
+    if prepared.left_out:
+        lines.append("Columns left out: " + "; ".join(f"{name!r} ({why})" for name, why in prepared.left_out.items()))
     return lines
 
 

@@ -79,3 +79,31 @@ def test_label_column_is_written_as_class_index(tmp_path: Path) -> None:
 def test_settings_target_must_exist(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="'price' is not in the header"):
         convert_lines(tmp_path, ["x,label", "1,a"], target="price")
+
+
+def test_a_text_column_of_identifiers_is_left_out_and_free_text_is_kept(tmp_path: Path) -> None:
+    # GIVEN 300 rows: a customer id (every value distinct), a free-text comment (also all distinct, but
+    # words with spaces), a city of three values, a number and a label
+    lines = ["customer,comment,city,x,label"] + [
+        f"C{i * 7919 % 100_003:06d},note number {i} about the order,{['Oslo', 'Rome', 'Lima'][i % 3]},{i % 17},{i % 2}"
+        for i in range(300)
+    ]
+    # WHEN it is converted
+    schema = convert_lines(tmp_path, lines)
+    # THEN the id is no feature and the schema says why; the free text keeps a (capped) vocabulary
+    assert schema.identifier_columns == ("customer",)
+    kinds = {feature.name: (feature.kind, feature.capped) for feature in schema.features}
+    assert kinds == {"comment": ("categorical", True), "city": ("categorical", False), "x": ("numeric", False)}
+
+
+def test_distinct_values_in_a_small_file_are_still_categories(tmp_path: Path) -> None:
+    lines = ["code,label"] + [f"K{i:03d},{i % 2}" for i in range(60)]  # too few rows to call it an id
+    schema = convert_lines(tmp_path, lines)
+    assert schema.identifier_columns == ()
+    assert [feature.kind for feature in schema.features] == ["categorical"]
+
+
+def test_a_text_target_with_thousands_of_values_is_refused_as_no_classification_target(tmp_path: Path) -> None:
+    lines = ["x,label"] + [f"{i % 10},name-{i}" for i in range(1_500)]
+    with pytest.raises(UserInputError, match=r"more than 1000 distinct values.*should the problem type be regression"):
+        convert_lines(tmp_path, lines)

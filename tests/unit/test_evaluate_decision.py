@@ -1,8 +1,10 @@
+import json
+
 import numpy as np
 import pytest
 
 from core.schema import Feature, Schema
-from functions.evaluate.champion import EndpointBusy, check_settled, decide
+from functions.evaluate.champion import REQUEST_BYTES, EndpointBusy, check_settled, decide, request_bodies
 from functions.run_document import Champion, Winner
 
 SCHEMA = Schema(
@@ -68,3 +70,21 @@ def test_an_endpoint_that_is_changing_is_neither_scored_nor_deployed_to(status: 
 @pytest.mark.parametrize("status", ["InService", "Failed", "OutOfService", "UpdateRollbackFailed"])
 def test_an_endpoint_that_settled_goes_on_to_the_decision(status: str) -> None:
     check_settled({"EndpointName": "e", "EndpointStatus": status})
+
+
+def test_requests_to_the_live_model_are_sized_in_bytes_under_the_payload_cap() -> None:
+    # GIVEN 2,000 raw records of 700 columns (500 of them were 7 MB: over the 6 MB cap)
+    records = [{f"column_{c}": 1234.5678 + r for c in range(700)} for r in range(2_000)]
+    # WHEN they are cut into request bodies
+    bodies = list(request_bodies(records))
+    # THEN every body is a JSON array under the limit, and together they carry every record in order
+    assert all(len(body.encode()) <= REQUEST_BYTES for body, _ in bodies)
+    assert len(bodies) > 1
+    sent = [record for body, _ in bodies for record in json.loads(body)]
+    assert sent == records
+    assert sum(count for _, count in bodies) == len(records)
+
+
+def test_a_record_too_large_for_any_request_is_refused_with_a_reason() -> None:
+    with pytest.raises(RuntimeError, match="more than an endpoint request may hold"):
+        list(request_bodies([{"text": "x" * 200}], limit=100))

@@ -1,11 +1,12 @@
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from functions.notify.app import parse_event
 from functions.notify.execution_ended import ExecutionStatusChange, build_unreported_report
 from functions.notify.invocation_failure import InvocationRecord, build_invocation_failure_report
 from functions.notify.report import ERROR_ADVICE, FinalState, build_report
-from tests.helpers.runs import planned_run
+from tests.helpers.runs import PENGUIN_SCHEMA, planned_run
 
 FINISHED = datetime(2026, 11, 25, 12, 4, 30, tzinfo=UTC)
 
@@ -202,6 +203,23 @@ def test_a_run_that_waited_for_earlier_runs_says_so() -> None:
     report = build_report(final(run.to_state()), failed=True, finished_at=FINISHED)
 
     assert "Waited for: penguins-aaaa, penguins-bbbb (earlier runs of this dataset) to end first" in report.body
+
+
+def test_the_email_names_the_columns_left_out_and_why() -> None:
+    # GIVEN a run whose upload had an order id and an empty column, neither of them a feature
+    schema = replace(PENGUIN_SCHEMA, dropped_columns=("notes",), identifier_columns=("order_id",))
+    run = planned_run(schema=schema)
+
+    report = build_report(final(run.to_state()), failed=True, finished_at=FINISHED)
+
+    assert (
+        "Columns left out: 'notes' (no values); 'order_id' (an identifier: almost every value is distinct)"
+        in report.body
+    )
+    assert report.document["left_out"] == {
+        "notes": "no values",
+        "order_id": "an identifier: almost every value is distinct",
+    }
 
 
 def _status_change(status: str, execution_input: str) -> dict:
