@@ -10,8 +10,8 @@ import os
 os.environ.setdefault("_RJEM_MALLOC_CONF", "background_thread:true,dirty_decay_ms:20,muzzy_decay_ms:0")
 # polars' CSV reader parses the file in chunks of (by default) tens of MB and queues several ahead of
 # the pipeline; on 2 cores the reader outruns the rest and the queue is what peak memory is made of,
-# and it grows with the file (a 960 MB upload peaked 45% above a 240 MB one). 4 MiB chunks, one ahead,
-# kept the speed and held every shape in benchmarks/ingest.py to a peak that does not grow.
+# and it grows with the file. 4 MiB chunks, one ahead, kept the speed and cut the profile pass of a
+# 960 MB upload from about 530 to 320 MB when measured alone (docs/scale.md has the figures per shape).
 os.environ.setdefault("POLARS_CSV_CHUNK_SIZE", str(4 << 20))
 os.environ.setdefault("POLARS_CSV_CHUNK_PREFETCH_LIMIT", "1")
 

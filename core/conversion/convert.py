@@ -91,15 +91,15 @@ def convert(
             raise UserInputError(f"the file could not be read as CSV: {exc.detail}") from None
         blank = counts.trailing_blank_lines if _tally_agrees(layout, counts, learned) else check_structure().blank_lines
         schema, plan, features = _plan(layout, target, learned, blank, settings)
-        rows = frame.read(source, layout, learned.numeric, frame.reader_null_values(layout), storage_options)
-        read = sorted({target, *(column.index for column in features)})
         batches = frame.batches(
-            rows,
-            [frame.internal(i) for i in read],
-            target,
-            learned.numeric[target],
-            settings.split,
-            frame.batch_rows(layout, read, WRITE_BATCH_BYTES),
+            source,
+            layout,
+            learned.numeric,
+            storage_options,
+            columns=sorted({target, *(column.index for column in features)}),
+            target=target,
+            fractions=settings.split,
+            batch_bytes=WRITE_BATCH_BYTES,
         )
         parts = Parts(out, storage_options)
         try:

@@ -31,7 +31,7 @@ def internal(index: int) -> str:
     return f"c{index}"
 
 
-def read(
+def _read(
     source: str,
     layout: Layout,
     numeric: Sequence[bool],
@@ -56,14 +56,20 @@ def read(
 
 
 def batches(
-    rows: pl.LazyFrame,
-    columns: Sequence[str],
+    source: str,
+    layout: Layout,
+    numeric: Sequence[bool],
+    storage_options: Mapping[str, str] | None,
+    *,
+    columns: Sequence[int],
     target: int,
-    numeric_target: bool,
     fractions: SplitFractions,
-    batch_rows: int,
+    batch_bytes: int,
 ) -> Iterator[pl.DataFrame]:
-    """``columns`` of ``rows`` batch by batch, in file order, each row with its split (``SPLIT``).
+    """The data rows' ``columns`` batch by batch, in file order, each row with its split (``SPLIT``).
+
+    Each column is read as a number or as text (``numeric``); a batch holds about ``batch_bytes`` of
+    the columns' raw text (:func:`batch_rows`).
 
     Why batches and not one streaming query: the split is a running count of the rows that have a
     target, and polars' streaming engine reads ahead without bound into such a running sum whenever
@@ -71,10 +77,12 @@ def batches(
     1 GB). Read in order, a batch at a time, memory is what one batch holds, and each batch's split
     continues the count of the batches before it, so every row gets the split it would in one query.
     """
-    missing = is_missing(target, numeric_target)
+    rows = _read(source, layout, numeric, reader_null_values(layout), storage_options)
+    missing = is_missing(target, numeric[target])
     before = 0
-    for batch in rows.select(columns).collect_batches(chunk_size=batch_rows):
-        yield batch.with_columns(split(target, numeric_target, fractions, before))
+    selected = rows.select([internal(i) for i in columns])
+    for batch in selected.collect_batches(chunk_size=batch_rows(layout, columns, batch_bytes)):
+        yield batch.with_columns(split(target, numeric[target], fractions, before))
         before += batch.height - int(batch.select(missing.sum()).item())
 
 

@@ -113,12 +113,19 @@ def profile(
     (and raises) before any further pass.
     """
     numeric = list(numeric)
-    null_values = frame.reader_null_values(layout)
     retypes = 0
     while True:
-        rows = frame.read(source, layout, numeric, null_values, storage_options)
         learner = _Learner(layout, numeric, target, count_quoted=count_quoted, max_categories=max_categories)
-        batches = frame.batches(rows, learner.columns, target, numeric[target], fractions, learner.batch_rows)
+        batches = frame.batches(
+            source,
+            layout,
+            numeric,
+            storage_options,
+            columns=learner.columns,
+            target=target,
+            fractions=fractions,
+            batch_bytes=BATCH_BYTES,
+        )
         try:
             for batch in batches:
                 learner.add(batch)
@@ -227,7 +234,7 @@ class _TargetLearner:
 
 
 class _Learner:
-    """The whole profile, folded batch by batch; :attr:`columns` are the columns it needs read."""
+    """The whole profile, folded batch by batch; :attr:`columns` are the indexes of the columns it reads."""
 
     def __init__(
         self, layout: Layout, numeric: Sequence[bool], target: int, *, count_quoted: bool, max_categories: int
@@ -240,8 +247,7 @@ class _Learner:
         capacity = max(VOCABULARY_MIN, VOCABULARY_PER_CATEGORY * max_categories)
         self.text = {i: _TextLearner(i, capacity) for i in text}
         self.target_learner = _TargetLearner(target, numeric[target])
-        self.columns = [internal(i) for i in sorted([*text, target])]
-        self.batch_rows = frame.batch_rows(layout, [target, *text], BATCH_BYTES)
+        self.columns = sorted([*text, target])
         self.sums = {"rows": 0, "target_missing": 0, "split0": 0, "split1": 0, "split2": 0, "quoted": 0}
 
     def add(self, batch: pl.DataFrame) -> None:
