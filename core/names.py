@@ -178,5 +178,10 @@ class RunPaths:
         """SageMaker's OutputDataConfig: one folder per training job below it."""
         return f"{self.prefix}jobs/"
 
+    @property
+    def checkpoints_key(self) -> str:
+        """SageMaker's CheckpointConfig: the image keeps one folder per training job below it."""
+        return f"{self.prefix}checkpoints/"
+
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

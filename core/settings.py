@@ -16,6 +16,7 @@ from core.hyperparameters import problems
 from core.schema import ProblemType
 
 DEFAULT_MAX_CATEGORIES = 100
+MAX_INSTANCE_COUNT = 100
 
 
 class SplitFractions(BaseModel):
@@ -67,6 +68,19 @@ class DatasetSettings(BaseModel):
     endpoint_name: str | None = Field(None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
     endpoint_instance_type: str | None = Field(None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     deploy_margin: float = Field(0.0, ge=0, le=1)
+    instance_count: Literal["auto"] | int = Field(
+        "auto", description='training instances per job: "auto" (from the training data\'s size) or 1 to 100'
+    )
+    spot: bool = Field(True, description="managed spot training, with checkpoints; false: on-demand instances only")
+
+    @field_validator("instance_count", mode="before")
+    @classmethod
+    def _instance_count_in_range(cls, value: object) -> object:
+        """One clear message for every wrong spelling (pydantic's would list each branch of the union);
+        SageMaker's ResourceConfig.InstanceCount is 1 to 100, and the stack's own cap applies too."""
+        if value == "auto" or (type(value) is int and 1 <= value <= MAX_INSTANCE_COUNT):
+            return value
+        raise ValueError(f'must be "auto" or a whole number from 1 to {MAX_INSTANCE_COUNT}, not {value!r}')
 
     @field_validator("hyperparameters")
     @classmethod

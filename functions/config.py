@@ -64,6 +64,7 @@ class PrepareConfig(_FromEnvironment):
     endpoint_instance_type: str = _variable("ENDPOINT_INSTANCE_TYPE")
     max_tuning_jobs: int = _variable("MAX_TUNING_JOBS")
     max_parallel_tuning_jobs: int = _variable("MAX_PARALLEL_TUNING_JOBS")
+    max_training_instances: int = _variable("MAX_TRAINING_INSTANCES")
     # comma-separated; the stack's EndpointInstanceType is allowed too
     allowed_endpoint_instance_types: str | None = _variable("ALLOWED_ENDPOINT_INSTANCE_TYPES", optional=True)
 

@@ -77,7 +77,7 @@ class Prepared(_Document):
 class S3DataSource(_Document):
     S3DataType: Literal["S3Prefix"] = "S3Prefix"
     S3Uri: str
-    S3DataDistributionType: Literal["FullyReplicated"] = "FullyReplicated"
+    S3DataDistributionType: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
 
 
 class DataSource(_Document):
@@ -92,19 +92,48 @@ class Channel(_Document):
     DataSource: DataSource
 
 
-class Attempt(_Document):
-    """Where and under which names the training or tuning job runs.
+class StoppingCondition(_Document):
+    """SageMaker's ``StoppingCondition``. ``MaxWaitTimeInSeconds`` (how long a managed spot job may take,
+    waiting for capacity and interruptions included) is left out of the JSON on an on-demand attempt:
+    SageMaker refuses it there ("It is only supported when EnableManagedSpotTraining is set to true")."""
 
-    A GPU attempt that meets a capacity error is replaced by the plan's CPU attempt, with the GPU
-    failure kept for the email (``gpu_failure``). SageMaker never reuses a job name, so each device has
-    its own names.
+    MaxRuntimeInSeconds: int
+    MaxWaitTimeInSeconds: int | None = Field(None, exclude_if=lambda value: value is None)
+
+
+class Replaced(_Document):
+    """The attempt that met a capacity error and was replaced, and why, for the email."""
+
+    device: Literal["GPU", "CPU"]
+    instance_type: str
+    spot: bool
+    failure: str
+
+
+class Attempt(_Document):
+    """Where and under which names the training or tuning job runs, and whether on spot capacity.
+
+    An attempt that meets a capacity error (a GPU type SageMaker cannot provide, spot capacity that did
+    not come within ``MaxWaitTimeInSeconds``) is replaced by the plan's ``fallback_attempt``, on-demand
+    CPU, with what it replaced kept for the email (``replaced``). SageMaker never reuses a job name, so
+    each attempt has its own names.
     """
 
     device: Literal["GPU", "CPU"]
     instance_type: str
+    spot: bool
+    stopping_condition: StoppingCondition
     training_job_name: str
     tuning_job_name: str
-    gpu_failure: str | None = Field(None, description="why the GPU attempt failed, when this attempt replaced it")
+    replaced: Replaced | None = Field(None, description="the attempt this one replaced, when it did")
+
+
+class Instances(_Document):
+    """How many instances each training job runs on, and why that many (the email says it)."""
+
+    count: int = Field(ge=1)
+    volume_gb: int = Field(description="each instance's ML storage volume: its share of the data, with room")
+    reason: str
 
 
 class JobNames(_Document):
@@ -172,7 +201,9 @@ class Plan(_Document):
     """Everything the definition needs, decided once in plain code (Step Functions only reads it)."""
 
     mode: Literal["tune", "train"]
-    cpu_attempt: Attempt = Field(description="what a GPU attempt that meets a capacity error becomes")
+    fallback_attempt: Attempt = Field(description="on-demand CPU: what an attempt that meets a capacity error becomes")
+    instances: Instances
+    checkpoint_uri: str = Field(description="CheckpointConfig.S3Uri: the run's checkpoints, under its own folder")
     names: JobNames
     input_data_config: list[Channel]
     output_path: str
@@ -181,7 +212,6 @@ class Plan(_Document):
     )
     tuning_job_config: TuningJobConfig
     metric_definitions: list[MetricDefinition]
-    max_runtime_seconds: int
     endpoint_poll_seconds: int
     endpoint_deletion_polls: int = Field(
         description="polls of a Failed endpoint being deleted before the run gives up (DeleteEndpoint is asynchronous)"
@@ -249,7 +279,10 @@ class Winner(_Document):
     metrics: dict[str, float | None]
     rows: int | None = None
     training_seconds: int | None = None
+    billable_seconds: int | None = Field(None, description="SageMaker's BillableTimeInSeconds (less on spot)")
     instance_type: str | None = None
+    instance_count: int | None = None
+    spot: bool | None = None
 
 
 class Champion(_Document):

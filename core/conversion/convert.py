@@ -9,6 +9,7 @@ finishing, its partial parts are removed, and the column is profiled as text in 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -101,7 +102,7 @@ def convert(
             fractions=settings.split,
             batch_bytes=WRITE_BATCH_BYTES,
         )
-        parts = Parts(out, storage_options)
+        parts = Parts(out, storage_options, max_rows=_rows_per_part(learned, settings))
         try:
             write_splits(
                 batches,
@@ -127,6 +128,12 @@ def convert(
             numeric[column] = False
             continue
         return ConversionResult(schema, counts.size, layout.delimiter, parts.written)
+
+
+def _rows_per_part(learned: Profile, settings: DatasetSettings) -> dict[str, int]:
+    """A training split asked for N instances is written as at least N parts (see :class:`Parts`)."""
+    wanted = settings.instance_count if isinstance(settings.instance_count, int) else 1
+    return {SPLITS[0]: max(1, math.ceil(learned.split_rows[0] / wanted))} if wanted > 1 else {}
 
 
 def _plan(

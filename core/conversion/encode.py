@@ -41,19 +41,31 @@ def part_path(out: str, split: str, number: int) -> str:
 
 @dataclass
 class Parts:
-    """The parts written so far under ``out`` (each split's in order), and the rows waiting for the next."""
+    """The parts written so far under ``out`` (each split's in order), and the rows waiting for the next.
+
+    A part ends at ``PART_BYTES`` of encoded rows, or sooner at ``max_rows`` rows of its split: a small
+    training split asked to train on N instances still needs N parts, since ``ShardedByS3Key`` gives
+    each instance whole objects and an instance with none fails.
+    """
 
     out: str
     storage_options: Mapping[str, str] | None
+    max_rows: Mapping[str, int] = field(default_factory=dict)
     written: dict[str, list[str]] = field(default_factory=lambda: {split: [] for split in SPLITS})
     _pending: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {split: [] for split in SPLITS})
+    _pending_bytes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SPLITS, 0))
+    _pending_rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SPLITS, 0))
 
     def add(self, split: str, rows: pl.DataFrame) -> None:
-        if rows.is_empty():
-            return
-        self._pending[split].append(rows)
-        if sum(frame.estimated_size() for frame in self._pending[split]) >= PART_BYTES:
-            self._flush(split)
+        limit = self.max_rows.get(split)
+        while not rows.is_empty():
+            room = rows.height if limit is None else limit - self._pending_rows[split]
+            taken, rows = rows.head(room), rows.slice(room)
+            self._pending[split].append(taken)
+            self._pending_rows[split] += taken.height
+            self._pending_bytes[split] += int(taken.estimated_size())
+            if self._pending_bytes[split] >= PART_BYTES or self._pending_rows[split] == limit:
+                self._flush(split)
 
     def close(self) -> None:
         for split in SPLITS:
@@ -67,7 +79,7 @@ class Parts:
             return
         path = part_path(self.out, split, len(self.written[split]))
         rows = pl.concat(self._pending[split], rechunk=False)
-        self._pending[split] = []
+        self._pending[split], self._pending_bytes[split], self._pending_rows[split] = [], 0, 0
         self.written[split].append(path)  # before writing: a failed write may leave part of it behind
         options = dict(self.storage_options) if self.storage_options else None
         rows.lazy().sink_csv(path, include_header=False, storage_options=options, mkdir=True)

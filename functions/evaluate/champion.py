@@ -85,7 +85,10 @@ def winner_summary(sagemaker: Any, s3: Any, job_name: str) -> Winner:
         metrics=evaluation["metrics"],
         rows=evaluation.get("rows"),
         training_seconds=job.get("TrainingTimeInSeconds"),
+        billable_seconds=job.get("BillableTimeInSeconds"),
         instance_type=job.get("ResourceConfig", {}).get("InstanceType"),
+        instance_count=job.get("ResourceConfig", {}).get("InstanceCount"),
+        spot=job.get("EnableManagedSpotTraining"),
     )
 
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from core.names import dataset_of_source
 from functions import sns
-from functions.run_document import Attempt, Evaluation, Failure, Prepared, RunDocument, RunError, Step, Training
+from functions.run_document import Evaluation, Failure, Prepared, RunDocument, RunError, Step
 
 # What a person should do about a failure, by the step that failed.
 # Keyed by Step, a str: the definition's failed_step text finds its advice directly.
@@ -117,7 +117,7 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
         lines.append(f"Waited for: {', '.join(run.queue.waited_for)} (earlier runs of this dataset) to end first")
     if run:
         lines += _data_lines(run.prepared)
-        lines += _training_lines(run.training, run.attempt)
+        lines += _training_lines(run)
         lines += _evaluation_lines(evaluation)
         if not failure:
             lines += _endpoint_lines(endpoint, evaluation)
@@ -133,12 +133,26 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
         "reason": failure_reason(failure) if failure else None,
         "decision": evaluation.decision if evaluation else None,
         "metrics": _metrics_table(evaluation),
+        "training": _training_summary(run),
         "endpoint": endpoint,
         "duration_seconds": _seconds(final.started_at, finished_at),
     }
     lines += ["", "Machine-readable summary:", json.dumps(document, ensure_ascii=False)]
     subject = sns.subject(f"dropml {final.dataset}: {outcome.split(' (')[0]}")
     return Report(subject=subject, body="\n".join(lines), document=document)
+
+
+def _training_summary(run: RunDocument | None) -> dict[str, Any] | None:
+    if run is None or run.training is None:
+        return None
+    winner = run.evaluation.winner if run.evaluation else None
+    return {
+        "instance_type": run.attempt.instance_type,
+        "instances": run.plan.instances.count,
+        "spot": run.attempt.spot,
+        "training_seconds": winner.training_seconds if winner else None,
+        "billable_seconds": winner.billable_seconds if winner else None,
+    }
 
 
 def _version(run: RunDocument | None) -> str:
@@ -192,20 +206,42 @@ def _data_lines(prepared: Prepared) -> list[str]:
     return lines
 
 
-def _training_lines(training: Training | None, attempt: Attempt) -> list[str]:
+def _training_lines(run: RunDocument) -> list[str]:
+    training, attempt, instances = run.training, run.attempt, run.plan.instances
+    purchase = "spot" if attempt.spot else "on-demand"
+    where = f"{instances.count} × {attempt.instance_type} ({attempt.device}, {purchase})"
     lines = []
     if training:
         if training.tuning_job:
-            lines += ["", f"Training: tuning job {training.tuning_job} on {attempt.device}; best trial {training.job}"]
+            lines += ["", f"Training: tuning job {training.tuning_job} on {where}; best trial {training.job}"]
         else:
-            lines += ["", f"Training: training job {training.job} on {attempt.device}"]
+            lines += ["", f"Training: training job {training.job} on {where}"]
         if training.trials is not None:
             lines.append(f"Trials completed: {training.trials}")
-    if attempt.gpu_failure is not None:
-        found = _message_in(attempt.gpu_failure)
-        reason = found[0] if found else attempt.gpu_failure
-        lines.append(f"GPU capacity was not available, so it ran on CPU instead: {reason}")
+        lines.append(f"Instances: {instances.reason}")
+    winner = run.evaluation.winner if run.evaluation else None
+    if winner and winner.training_seconds is not None:
+        billable = winner.billable_seconds
+        billed = f"{billable} s billable per instance" if billable is not None else ""
+        if billable is not None and winner.spot and winner.training_seconds:
+            billed += f" (spot saved {1 - billable / winner.training_seconds:.0%})"
+        lines.append(f"Training time: {winner.training_seconds} s" + (f", {billed}" if billed else ""))
+    if attempt.replaced is not None:
+        earlier = attempt.replaced
+        first = f"{earlier.device} {earlier.instance_type}, {'spot' if earlier.spot else 'on-demand'}"
+        lines.append(
+            f"The first attempt ({first}) got no capacity, so it ran on on-demand {attempt.instance_type} "
+            f"instead: {_capacity_reason(earlier.failure)}"
+        )
     return lines
+
+
+def _capacity_reason(failure: str) -> str:
+    """A FailureReason, or for a spot job stopped at MaxWaitTimeInSeconds (no reason given) what that means."""
+    if "MaxWaitTimeExceeded" in failure:
+        return "no spot capacity came within MaxWaitTimeInSeconds (MaxWaitTimeExceeded)"
+    found = _message_in(failure)
+    return found[0] if found else failure
 
 
 def _metrics_table(evaluation: Evaluation | None) -> dict[str, dict[str, float | None]]:

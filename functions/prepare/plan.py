@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.container import DATA_CHANNELS, SCHEMA_CHANNEL, metric_definitions
+from core.container import DATA_CHANNELS, SCHEMA_CHANNEL, TRAIN_CHANNEL, metric_definitions
 from core.errors import UserInputError
 from core.names import (
     ENDPOINT_NAME_MAX,
@@ -26,7 +27,7 @@ from core.parameter_ranges import combinations
 from core.problems import PROBLEMS
 from core.schema import Schema
 from core.settings import DatasetSettings, TuningSettings
-from functions.run_document import Attempt, Channel, JobNames, Plan, TuningStrategyConfig
+from functions.run_document import Attempt, Channel, Instances, JobNames, Plan, TuningStrategyConfig
 
 ATTEMPT_ID_LENGTH = 10
 # How long a run waits, at most, in each of its polling loops: for a Failed endpoint to be deleted, for
@@ -56,6 +57,16 @@ DEFAULT_RANGES: dict[str, list[dict[str, str]]] = {
     "CategoricalParameterRanges": [],
 }
 # Grid search needs categorical ranges only: a small grid over the two most influential parameters.
+# A managed spot job may wait this many times its run time for capacity and interruptions (AWS: at
+# least MaxRuntimeInSeconds); one that gets none in that time falls back to on-demand CPU.
+SPOT_WAIT_FACTOR = 2
+# Training data per instance for instance_count "auto": CSV bytes of the training split. The image
+# holds its shard as float32 (about half the CSV's bytes for numbers of 8 digits) plus XGBoost's
+# quantile histograms, so 4 GiB of CSV fits the 16 GiB of an ml.m5.xlarge with room.
+TRAIN_BYTES_PER_INSTANCE = 4 << 30
+# Each instance's volume holds its training shard, all of validation and test, and the model: twice
+# that, with SageMaker's 30 GB as the least.
+MIN_VOLUME_GB = 30
 GRID_RANGES: dict[str, list[dict[str, Any]]] = {
     "ContinuousParameterRanges": [],
     "IntegerParameterRanges": [],
@@ -64,6 +75,15 @@ GRID_RANGES: dict[str, list[dict[str, Any]]] = {
         {"Name": "max_depth", "Values": ["3", "6", "9"]},
     ],
 }
+
+
+@dataclass(frozen=True)
+class DataSize:
+    """What S3 holds of the run's converted data: the training split's parts and bytes, and all splits'."""
+
+    train_parts: int
+    train_bytes: int
+    total_bytes: int
 
 
 def attempt_id(execution_name: str) -> str:
@@ -84,14 +104,21 @@ class _Namer:
         room = limit - len(prefix) - len(attempt) - len(suffix) - 3
         return f"{prefix}-{slug(self.dataset, room)}-{attempt}-{suffix}" if room > 0 else f"{prefix}-{attempt}-{suffix}"
 
-    def attempt_on(self, device: Literal["GPU", "CPU"], instance_type: str) -> Attempt:
-        """GPU and CPU attempts need distinct names: a job name is never reused, even after a failure."""
-        short = device.lower()
-        return Attempt(
-            device=device,
-            instance_type=instance_type,
-            training_job_name=self.within(TRAINING_JOB_NAME_MAX, short),
-            tuning_job_name=self.within(TUNING_JOB_NAME_MAX, short[0]),
+    def attempt_on(
+        self, device: Literal["GPU", "CPU"], instance_type: str, *, spot: bool, max_runtime_seconds: int
+    ) -> Attempt:
+        """Every attempt needs names of its own: a job name is never reused, even after a failure."""
+        short = device.lower() + ("-spot" if spot else "")
+        wait = max_runtime_seconds * SPOT_WAIT_FACTOR if spot else None
+        return Attempt.model_validate(
+            {
+                "device": device,
+                "instance_type": instance_type,
+                "spot": spot,
+                "stopping_condition": {"MaxRuntimeInSeconds": max_runtime_seconds, "MaxWaitTimeInSeconds": wait},
+                "training_job_name": self.within(TRAINING_JOB_NAME_MAX, short),
+                "tuning_job_name": self.within(TUNING_JOB_NAME_MAX, short[0] + ("s" if spot else "")),
+            }
         )
 
     def deployment(self, endpoint: str | None) -> JobNames:
@@ -110,17 +137,55 @@ def _polls(loop: str, timeout_seconds: int, poll_seconds: int) -> int:
     return min(math.ceil(timeout_seconds / max(poll_seconds, 1)), POLLS_MAX[loop])
 
 
-def input_data_config(data_uri: str, schema_uri: str) -> list[Channel]:
-    """SageMaker's InputDataConfig for the run's data, one entry per channel."""
+def input_data_config(data_uri: str, schema_uri: str, *, instances: int) -> list[Channel]:
+    """SageMaker's InputDataConfig for the run's data, one entry per channel. On several instances the
+    training split is ``ShardedByS3Key`` (each instance downloads and trains on its own parts); the
+    others stay ``FullyReplicated``, and the image takes each host's share of validation itself."""
     data = data_uri.rstrip("/")
     channels = [(name, "text/csv", f"{data}/{name}/") for name in DATA_CHANNELS]
     channels.append((SCHEMA_CHANNEL, "application/json", schema_uri))
     return [
         Channel.model_validate(
-            {"ChannelName": name, "ContentType": content_type, "DataSource": {"S3DataSource": {"S3Uri": uri}}}
+            {
+                "ChannelName": name,
+                "ContentType": content_type,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3Uri": uri,
+                        "S3DataDistributionType": (
+                            "ShardedByS3Key" if name == TRAIN_CHANNEL and instances > 1 else "FullyReplicated"
+                        ),
+                    }
+                },
+            }
         )
         for name, content_type, uri in channels
     ]
+
+
+def plan_instances(asked: int | Literal["auto"], data: DataSize, *, cap: int) -> Instances:
+    """How many instances train each job: the number asked for, or "auto" from the training split's
+    size; never more than the stack's cap (MaxTrainingInstances) nor than the split has parts, since
+    ``ShardedByS3Key`` gives each instance whole parts and one without any would fail the job."""
+    size = _gigabytes(data.train_bytes)
+    if asked == "auto":
+        wanted = max(1, math.ceil(data.train_bytes / TRAIN_BYTES_PER_INSTANCE))
+        count = min(wanted, cap, data.train_parts)
+        reason = f"auto: {size} of training data, one instance per {_gigabytes(TRAIN_BYTES_PER_INSTANCE)}"
+        if count < wanted:
+            reason += f", at most {min(cap, data.train_parts)} (MaxTrainingInstances={cap}, {data.train_parts} parts)"
+    else:
+        count = min(asked, cap, data.train_parts)
+        reason = f"instance_count {asked}"
+        if count < asked:
+            reason += f", lowered to the {data.train_parts} parts of the training split ({size})"
+    share = math.ceil(data.train_bytes / count) + data.total_bytes - data.train_bytes
+    volume = max(MIN_VOLUME_GB, math.ceil(2 * share / (1 << 30)))
+    return Instances(count=count, volume_gb=volume, reason=reason)
+
+
+def _gigabytes(size: int) -> str:
+    return f"{size / (1 << 30):.1f} GiB" if size >= 1 << 30 else f"{size / (1 << 20):.1f} MiB"
 
 
 def tuning_ranges(fixed: set[str], strategy: str) -> dict[str, list[dict[str, Any]]]:
@@ -166,14 +231,18 @@ def plan_run(
     gpu_instance_type: str | None,
     cpu_instance_type: str,
     data_uri: str,
+    data_size: DataSize,
+    max_instances: int,
     schema_uri: str,
     output_path: str,
+    checkpoint_uri: str,
     max_runtime_seconds: int,
     endpoint_poll_seconds: int,
     endpoint_instance_type: str,
 ) -> tuple[Plan, Attempt]:
     """The plan the definition reads (every hyperparameter a string), and the first attempt: on GPU
-    when the stack has a GPU type and the dataset does not ask for CPU, else on CPU."""
+    when the stack has a GPU type and the dataset does not ask for CPU, else on CPU; on spot capacity
+    unless the dataset opts out. The fallback is always on-demand CPU."""
     problem = PROBLEMS[schema.problem_type]
     static = {**DEFAULT_STATIC, "objective": problem.objective, "eval_metric": problem.tuning_metric}
     if schema.problem_type == "multiclass":
@@ -184,13 +253,16 @@ def plan_run(
     # With every searched hyperparameter fixed there is nothing to tune (SageMaker needs a range): train.
     mode = settings.mode if _searched(ranges) else "train"
     namer = _Namer(prefix, dataset, attempt_id(execution_name))
-    cpu = namer.attempt_on("CPU", cpu_instance_type)
+    fallback = namer.attempt_on("CPU", cpu_instance_type, spot=False, max_runtime_seconds=max_runtime_seconds)
+    instances = plan_instances(settings.instance_count, data_size, cap=max_instances)
     plan = Plan.model_validate(
         {
             "mode": mode,
-            "cpu_attempt": cpu,
+            "fallback_attempt": fallback,
+            "instances": instances,
+            "checkpoint_uri": checkpoint_uri,
             "names": namer.deployment(settings.endpoint_name),
-            "input_data_config": input_data_config(data_uri, schema_uri),
+            "input_data_config": input_data_config(data_uri, schema_uri, instances=instances.count),
             "output_path": output_path,
             "static_hyperparameters": static,
             "tuning_job_config": {
@@ -206,7 +278,6 @@ def plan_run(
                 "TrainingJobEarlyStoppingType": "Off" if strategy == "Hyperband" else "Auto",
             },
             "metric_definitions": metric_definitions(problem.tuning_metric),
-            "max_runtime_seconds": max_runtime_seconds,
             "endpoint_poll_seconds": endpoint_poll_seconds,
             "endpoint_deletion_polls": _polls(
                 "endpoint_deletion", ENDPOINT_DELETION_TIMEOUT_SECONDS, endpoint_poll_seconds
@@ -217,4 +288,14 @@ def plan_run(
             "deploy_margin": settings.deploy_margin,
         }
     )
-    return plan, (namer.attempt_on("GPU", gpu_instance_type) if gpu_instance_type else cpu)
+    first = (
+        namer.attempt_on(
+            "GPU" if gpu_instance_type else "CPU",
+            gpu_instance_type or cpu_instance_type,
+            spot=settings.spot,
+            max_runtime_seconds=max_runtime_seconds,
+        )
+        if gpu_instance_type or settings.spot
+        else fallback
+    )
+    return plan, first

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.container import TRAIN_CHANNEL
 from core.errors import UserInputError
 from core.names import RunPaths, run_id
 from core.s3 import head_or_none, split_s3_uri
@@ -16,7 +17,7 @@ from core.schema import Schema
 from core.settings import DatasetSettings
 from functions.config import PrepareConfig
 from functions.prepare.execution_input import parse_execution_input
-from functions.prepare.plan import plan_run
+from functions.prepare.plan import DataSize, plan_run
 from functions.run_document import RunDocument
 from functions.upload import UploadVersion, convert_upload, prepared_document, read_settings
 
@@ -66,8 +67,11 @@ def prepare_execution(
         gpu_instance_type=config.gpu_instance_type if settings.instance != "cpu" else None,
         cpu_instance_type=config.cpu_instance_type,
         data_uri=prepared.data,
+        data_size=data_size(s3, prepared.data),
+        max_instances=config.max_training_instances,
         schema_uri=prepared.schema_uri,
         output_path=paths.uri(paths.jobs_key),
+        checkpoint_uri=paths.uri(paths.checkpoints_key),
         max_runtime_seconds=config.max_runtime_seconds,
         endpoint_poll_seconds=config.endpoint_poll_seconds,
         endpoint_instance_type=config.endpoint_instance_type,
@@ -91,6 +95,8 @@ def within_caps(settings: DatasetSettings, config: PrepareConfig) -> None:
         (settings.tuning.max_jobs, config.max_tuning_jobs, "MaxTuningJobs", "tuning.max_jobs"),
         (settings.tuning.max_parallel_jobs, config.max_parallel_tuning_jobs, "MaxParallelTuningJobs",
          "tuning.max_parallel_jobs"),
+        (0 if settings.instance_count == "auto" else settings.instance_count, config.max_training_instances,
+         "MaxTrainingInstances", "instance_count"),
     ):  # fmt: skip
         if asked > cap:
             over.append(
@@ -105,6 +111,24 @@ def within_caps(settings: DatasetSettings, config: PrepareConfig) -> None:
     if over:
         raise UserInputError("settings: " + "; ".join(over) + ". A stack parameter is changed with sam deploy "
                              "--parameter-overrides NAME=VALUE")  # fmt: skip
+
+
+def data_size(s3: Any, data_uri: str) -> DataSize:
+    """The converted splits as S3 holds them, whichever conversion wrote them (a Lambda, a Processing
+    job, an earlier run of the same upload)."""
+    bucket, prefix = split_s3_uri(data_uri.rstrip("/") + "/")
+    train_parts = train_bytes = total_bytes = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            total_bytes += item["Size"]
+            if item["Key"].startswith(f"{prefix}{TRAIN_CHANNEL}/") and item["Key"].endswith(".csv"):
+                train_parts += 1
+                train_bytes += item["Size"]
+    if train_parts == 0:
+        raise UserInputError(
+            f"{data_uri} holds no training data ({TRAIN_CHANNEL}/part-*.csv): convert the upload again"
+        )
+    return DataSize(train_parts=train_parts, train_bytes=train_bytes, total_bytes=total_bytes)
 
 
 def _latest_version(s3: Any, bucket: str, key: str) -> UploadVersion:

@@ -9,6 +9,7 @@ server process that means the server calls itself, which its threaded HTTP serve
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from core.container import SERVE_PROGRAM, TRAIN_PROGRAM
 from core.machine import cpu_count
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SPOT_INTERRUPTIONS_ENV = "DROPML_LOCAL_SPOT_INTERRUPTIONS"
 DEFAULT_ACCOUNT_ID = "123456789012"
 
 
@@ -108,6 +110,9 @@ class EngineContext:
     start-up. ``max_parallel_processes`` caps tuning parallelism at the machine's cores.
     ``endpoint_deletion_s`` is how long a deleted endpoint stays ``Deleting`` (its name still taken)
     before it is gone: AWS takes minutes, and a client that does not wait for it must fail here too.
+    ``spot_interruptions`` is a fault to opt into: how many times each managed spot training job is
+    interrupted and restarted (``DROPML_LOCAL_SPOT_INTERRUPTIONS``; 0, never, by default), after
+    ``spot_restart_s`` of waiting for new instances.
     """
 
     aws: AwsAccount
@@ -118,3 +123,5 @@ class EngineContext:
     ready_timeout_s: float = 60.0
     max_parallel_processes: int = field(default_factory=cpu_count)
     endpoint_deletion_s: float = 5.0
+    spot_interruptions: int = field(default_factory=lambda: int(os.environ.get(SPOT_INTERRUPTIONS_ENV) or 0))
+    spot_restart_s: float = 1.0

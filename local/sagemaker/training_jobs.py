@@ -15,6 +15,18 @@ DescribeTrainingJob answers with the defaults AWS fills in where the request lef
 
 Stopping sends SIGTERM and allows ``EngineContext.stop_grace_s`` for the program to save its work (AWS allows
 120 s) before SIGKILL; whatever the model folder then holds is still uploaded, as AWS does.
+
+Managed spot training (``EnableManagedSpotTraining``) is checked as AWS checks it: ``MaxWaitTimeInSeconds``
+is required, at least ``MaxRuntimeInSeconds``, and refused without spot (:func:`check_spot`). This machine
+never runs out of spot capacity, so an interruption happens only when asked for
+(``EngineContext.spot_interruptions``, e.g. ``DROPML_LOCAL_SPOT_INTERRUPTIONS=1``): each spot job is then
+interrupted that many times, each time as soon as its checkpoint folder holds a file or, at the latest,
+when its program ends before uploading. An interruption syncs the checkpoints, kills the hosts (the
+instances are reclaimed), reports ``Interrupted`` and ``Restarting``, and runs the job again on fresh
+``/opt/ml`` trees with the checkpoints downloaded, as SageMaker restarts a spot job. A job still running
+``MaxWaitTimeInSeconds`` after its creation is stopped with ``MaxWaitTimeExceeded``.
+``TrainingTimeInSeconds`` spans the first start to the end; ``BillableTimeInSeconds`` leaves out the time
+between an interruption and the restarted run, so an interrupted job bills less than it took.
 """
 
 from __future__ import annotations
@@ -65,13 +77,21 @@ _MESSAGES = {
     "Stopping": "Stopping the training job",
     "Stopped": "Training job stopped",
     "MaxRuntimeExceeded": "Training job exceeded MaxRuntimeInSeconds provided",
+    "Interrupted": "The spot instances were interrupted (local mode: DROPML_LOCAL_SPOT_INTERRUPTIONS)",
+    "Restarting": "Restarting the training job on new spot instances, from its last checkpoint",
+    "MaxWaitTimeExceeded": "Training job exceeded MaxWaitTimeInSeconds provided",
 }
 _POLL_S = 0.1
+_DEFAULT_MAX_RUNTIME_S = 86_400  # AWS: "The default value is 1 day"
 _CHECKPOINT_SYNC_EVERY_S = 5.0
 
 
 class _Stop(Exception):
     """Raised inside the job's thread when a stop was asked for between two phases."""
+
+
+class _Interrupted(Exception):
+    """Raised inside the job's thread when its spot instances were taken back (an injected fault)."""
 
 
 @dataclass
@@ -134,6 +154,12 @@ class TrainingJob:
         self.training_end: datetime | None = None
         self._transitions: list[_Transition] = []
         self._hosts: list[_Host] = []
+        self._spot = bool(self.request.get("EnableManagedSpotTraining"))
+        self._interruptions_left = context.spot_interruptions if self._spot else 0
+        self._ran_s = 0.0  # the programs' time in earlier runs of an interrupted job
+        self._interrupted_at: float | None = None
+        self._downtime_s = 0.0
+        self._created = time.monotonic()
         self._folder = context.workdir / "training-jobs" / self.name
         self._thread = threading.Thread(target=self._run, name=f"training-job-{self.name}", daemon=True)
         self._secondary("Starting")
@@ -206,7 +232,7 @@ class TrainingJob:
             if self.training_start is not None and self.training_end is not None:
                 seconds = max(1, round((self.training_end - self.training_start).total_seconds()))
                 description["TrainingTimeInSeconds"] = seconds
-                description["BillableTimeInSeconds"] = seconds
+                description["BillableTimeInSeconds"] = max(1, seconds - round(self._downtime_s))
             return description
 
     def summary(self) -> dict[str, Any]:
@@ -229,7 +255,12 @@ class TrainingJob:
     def _run(self) -> None:
         try:
             self._prepare()
-            self._train()
+            while True:
+                try:
+                    self._train()
+                    break
+                except _Interrupted:
+                    self._restart()
         except _Stop:
             self._finish_stopped()
         except _Done:
@@ -287,6 +318,16 @@ class TrainingJob:
                 s3.download_prefix(client, s3.S3Location.parse(checkpoint["S3Uri"]), host.layout.checkpoint_dir)
             self._check_stop()
 
+    def _restart(self) -> None:
+        """A spot job whose instances were taken back waits for new ones and starts over, checkpoints in."""
+        self._secondary("Interrupted")
+        deadline = time.monotonic() + self._context.spot_restart_s
+        while time.monotonic() < deadline:
+            self._check_stop()
+            time.sleep(_POLL_S)
+        self._secondary("Restarting")
+        self._prepare()
+
     def _aws(self) -> AwsAccount:
         """S3 and logs as the job's role, as SageMaker reaches them."""
         return self._context.aws.as_role(self.request.get("RoleArn"))
@@ -327,8 +368,12 @@ class TrainingJob:
     def _train(self) -> None:
         self._secondary("Training")
         with self._lock:
-            self.training_start = self._context.clock()
+            if self.training_start is None:
+                self.training_start = self._context.clock()
         started = time.monotonic()
+        if self._interrupted_at is not None:
+            self._downtime_s += started - self._interrupted_at
+            self._interrupted_at = None
         tracker_port = free_port()
         addresses = json.dumps({host.name: "127.0.0.1" for host in self._hosts})
         logs = self._aws().client("logs")
@@ -356,29 +401,38 @@ class TrainingJob:
         self._supervise(started)
 
     def _supervise(self, started: float) -> None:
-        """Wait for every host, enforcing StopTrainingJob and MaxRuntimeInSeconds, syncing checkpoints."""
-        max_runtime = (self.request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        """Wait for every host, enforcing StopTrainingJob, MaxRuntimeInSeconds and MaxWaitTimeInSeconds,
+        syncing checkpoints; a spot job due an interruption is interrupted here."""
+        stopping = self.request.get("StoppingCondition") or {}
+        max_runtime, max_wait = stopping.get("MaxRuntimeInSeconds"), stopping.get("MaxWaitTimeInSeconds")
         checkpoint = self.request.get("CheckpointConfig")
         synced: dict[str, tuple[int, int]] = {}
         last_sync = time.monotonic()
         terminated_at: float | None = None
         processes = [host.process for host in self._hosts if host.process is not None]
         while any(process.running for process in processes):
-            if max_runtime is not None and time.monotonic() - started > float(max_runtime):
+            now = time.monotonic()
+            if max_runtime is not None and now - started + self._ran_s > float(max_runtime):
                 self.stop("MaxRuntimeExceeded")
+            if self._spot and max_wait is not None and now - self._created > float(max_wait):
+                self.stop("MaxWaitTimeExceeded")
             if self._stop_reason is not None and terminated_at is None:
-                terminated_at = time.monotonic()
+                terminated_at = now
                 for process in processes:
                     process.send_signal(signal.SIGTERM)
-            if terminated_at is not None and time.monotonic() - terminated_at > self._context.stop_grace_s:
+            if terminated_at is not None and now - terminated_at > self._context.stop_grace_s:
                 for process in processes:
                     process.kill()
-            if checkpoint and time.monotonic() - last_sync > _CHECKPOINT_SYNC_EVERY_S:
+            if self._stop_reason is None and self._interruptions_left and self._has_checkpoint():
+                self._interrupt(processes, started, checkpoint, synced)
+            if checkpoint and now - last_sync > _CHECKPOINT_SYNC_EVERY_S:
                 self._sync_checkpoints(checkpoint, synced)
-                last_sync = time.monotonic()
+                last_sync = now
             time.sleep(_POLL_S)
         for process in processes:
             process.join_output(timeout=10)
+        if self._stop_reason is None and self._interruptions_left and all(p.returncode == 0 for p in processes):
+            self._interrupt(processes, started, checkpoint, synced)  # ended before a checkpoint was seen
         with self._lock:
             self.training_end = self._context.clock()
         if checkpoint:
@@ -396,6 +450,31 @@ class TrainingJob:
             self._finish("Failed", "AlgorithmError: the training program exited without writing a model")
             return
         self._finish("Completed", None)
+
+    def _has_checkpoint(self) -> bool:
+        return any(
+            path.is_file() and not path.name.startswith(".")
+            for host in self._hosts
+            for path in host.layout.checkpoint_dir.rglob("*")
+        )
+
+    def _interrupt(
+        self,
+        processes: list[ImageProcess],
+        started: float,
+        checkpoint: Mapping[str, Any] | None,
+        synced: dict[str, tuple[int, int]],
+    ) -> None:
+        """The instances are taken back: what was synced of the checkpoints is all the next run gets."""
+        if checkpoint:
+            self._sync_checkpoints(checkpoint, synced)
+        for process in processes:
+            process.kill()
+            process.join_output(timeout=10)
+        self._interruptions_left -= 1
+        self._interrupted_at = time.monotonic()
+        self._ran_s += self._interrupted_at - started
+        raise _Interrupted
 
     def _sync_checkpoints(self, checkpoint: Mapping[str, Any], synced: dict[str, tuple[int, int]]) -> None:
         """Every host's checkpoints go to the same S3 URI, as on AWS (distributed code names them apart)."""
@@ -496,6 +575,7 @@ class TrainingJobs(JobRegistry[TrainingJob]):
         on_metric: Callable[[MetricPoint], None] | None = None,
     ) -> TrainingJob:
         _require(request, "TrainingJobName", "AlgorithmSpecification", "OutputDataConfig", "ResourceConfig")
+        check_spot(request)
         job = self.add(
             request["TrainingJobName"],
             lambda: TrainingJob(request, context=self._context, tuning_job_arn=tuning_job_arn, on_metric=on_metric),
@@ -512,6 +592,23 @@ class TrainingJobs(JobRegistry[TrainingJob]):
         if job.status not in ("InProgress", "Stopping"):
             raise ValidationError(f"The request was rejected because the training job is in status {job.status}.")
         job.stop()
+
+
+def check_spot(request: Mapping[str, Any]) -> None:
+    """AWS's checks of a managed spot job's stopping condition (CreateTrainingJob, and a tuning job's
+    training job definition), with AWS's messages."""
+    stopping = request.get("StoppingCondition") or {}
+    wait, runtime = stopping.get("MaxWaitTimeInSeconds"), stopping.get("MaxRuntimeInSeconds", _DEFAULT_MAX_RUNTIME_S)
+    if not request.get("EnableManagedSpotTraining"):
+        if wait is not None:
+            raise ValidationError(
+                "Invalid MaxWaitTimeInSeconds. It is only supported when EnableManagedSpotTraining is set to true"
+            )
+        return
+    if wait is None or wait < runtime:
+        raise ValidationError(
+            "Invalid MaxWaitTimeInSeconds. It must be present and be greater than or equal to MaxRuntimeInSeconds"
+        )
 
 
 def _require(request: Mapping[str, Any], *names: str) -> None:

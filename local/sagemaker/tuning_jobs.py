@@ -38,7 +38,7 @@ from local.sagemaker.errors import ResourceInUse, ResourceNotFound, ValidationEr
 from local.sagemaker.metrics import MetricPoint
 from local.sagemaker.registry import JobRegistry, Listing, paginate
 from local.sagemaker.search_space import grid_of, parameter_space
-from local.sagemaker.training_jobs import TrainingJob, TrainingJobs
+from local.sagemaker.training_jobs import TrainingJob, TrainingJobs, check_spot
 
 TUNING_JOB_NAME_MAX = 32
 _POLL_S = 0.1
@@ -498,6 +498,7 @@ class TuningJobs(JobRegistry[TuningJob]):
         name = request.get("HyperParameterTuningJobName") or ""
         if not 1 <= len(name) <= TUNING_JOB_NAME_MAX:
             raise ValidationError(f"HyperParameterTuningJobName must be 1 to {TUNING_JOB_NAME_MAX} characters")
+        check_spot(request.get("TrainingJobDefinition") or {})
         job = TuningJob(request, context=self._context, training_jobs=self._training_jobs)
         taken = ResourceInUse(f"Tuning job with name {name} already exists.")
         self.add(name, lambda: job, taken=lambda _: taken)

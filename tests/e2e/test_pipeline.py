@@ -162,12 +162,13 @@ def test_first_upload_is_trained_on_cpu_after_gpu_capacity_fails_and_deployed(pi
 
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
-    assert output["attempt"]["device"] == "CPU" and "CapacityError" in output["attempt"]["gpu_failure"]
+    assert output["attempt"]["device"] == "CPU" and "CapacityError" in output["attempt"]["replaced"]["failure"]
+    assert (output["attempt"]["spot"], output["attempt"]["replaced"]["spot"]) == (False, True)
     assert output["evaluation"]["decision"] == "deploy"
     assert pipeline.endpoint()["EndpointStatus"] == "InService"
     body = decoded(pipeline.email("dropml penguins: deployed the new model to endpoint dropml-penguins"))
     assert "no model is live on this endpoint yet" in body
-    assert "GPU capacity was not available, so it ran on CPU instead" in body
+    assert "got no capacity, so it ran on on-demand ml." in body
     assert "Metrics on this run's test split:" in body and "logloss" in body
     assert "Classes: 0=Adelie, 1=Chinstrap, 2=Gentoo" in body
     assert "--endpoint-name dropml-penguins" in body
@@ -245,16 +246,17 @@ def test_a_tuned_challenger_replaces_the_live_model_blue_green(pipeline: Pipelin
     assert output["training"]["kind"] == "tuning job" and output["evaluation"]["decision"] == "deploy"
     # the GPU tuning job failed with SageMaker's generic reason; its first failed trial said CapacityError,
     # so the run tuned again on CPU
-    assert output["attempt"]["device"] == "CPU" and "CapacityError" in output["attempt"]["gpu_failure"]
+    assert output["attempt"]["device"] == "CPU" and "CapacityError" in output["attempt"]["replaced"]["failure"]
     [reason] = output["failed_trials"]["reasons"]
-    assert reason.startswith("CapacityError: ") and reason in output["attempt"]["gpu_failure"]
+    assert reason.startswith("CapacityError: ") and reason in output["attempt"]["replaced"]["failure"]
     entered = pipeline.states_entered(arn)
-    assert entered.count("Tune") == 2 and "Read the failed trials" in entered and "Fall back to CPU" in entered
+    assert entered.count("Tune") == 2 and "Read the failed trials" in entered
+    assert "Fall back to on-demand CPU" in entered
     after = pipeline.endpoint()
     assert after["EndpointStatus"] == "InService" and after["EndpointConfigName"] != before
     body = decoded(pipeline.email("dropml penguins: deployed the new model"))
     assert "the new model is better: logloss" in body
-    assert "GPU capacity was not available, so it ran on CPU instead: CapacityError" in body
+    assert "got no capacity, so it ran on on-demand ml." in body and "instead: CapacityError" in body
     answer = pipeline.predict(
         [{"island": "Biscoe", "bill_length_mm": 48.0, "flipper_length_mm": 222, "body_mass_g": 5400}]
     )
@@ -471,3 +473,42 @@ def _environ(process: psutil.Process) -> dict[str, str]:
         return dict(process.environ())
     except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
         return {}
+
+
+def test_a_dataset_asking_for_two_instances_trains_sharded_on_spot_with_checkpoints(pipeline: Pipeline) -> None:
+    # GIVEN a dataset that asks for two instances (spot is on by default)
+    settings = {"target": "progression", "mode": "train", "instance": "cpu", "instance_count": 2}
+    pipeline.upload("incoming/sharded/dropml.json", json.dumps(settings).encode())
+
+    # WHEN its CSV is uploaded
+    pipeline.upload("incoming/sharded/diabetes.csv", DIABETES.read_bytes())
+    described = pipeline.finished(pipeline.execution_of("incoming/sharded/diabetes.csv"))
+
+    # THEN the conversion wrote the training split as two parts, one per instance
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    data = output["prepared"]["data"]
+    listed = pipeline.client("s3").list_objects_v2(Bucket=pipeline.bucket, Prefix=data.split("/", 3)[3] + "train/")
+    assert [item["Key"].rsplit("/", 1)[1] for item in listed["Contents"]] == ["part-00000.csv", "part-00001.csv"]
+    # AND one training job ran on two hosts, each with its own parts, on spot capacity with checkpoints
+    job = pipeline.client("sagemaker").describe_training_job(TrainingJobName=output["training"]["job"])
+    assert job["ResourceConfig"]["InstanceCount"] == 2
+    distribution = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+                    for c in job["InputDataConfig"]}  # fmt: skip
+    assert distribution["train"] == "ShardedByS3Key" and distribution["validation"] == "FullyReplicated"
+    assert job["EnableManagedSpotTraining"] is True
+    assert job["StoppingCondition"]["MaxWaitTimeInSeconds"] >= job["StoppingCondition"]["MaxRuntimeInSeconds"]
+    checkpoints = job["CheckpointConfig"]["S3Uri"]
+    assert checkpoints == f"s3://{pipeline.bucket}/runs/sharded/{output['run_id']}/checkpoints/"
+    logs = pipeline.client("logs")
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=job["TrainingJobName"]
+    )
+    hosts = {stream["logStreamName"].split("/")[1].rsplit("-", 1)[0] for stream in streams["logStreams"]}
+    assert hosts == {"algo-1", "algo-2"}
+    # AND it was deployed, and the email says where it trained and what it cost
+    assert output["evaluation"]["decision"] == "deploy"
+    body = decoded(pipeline.email("dropml sharded: deployed the new model"))
+    assert f"on 2 × {job['ResourceConfig']['InstanceType']} (CPU, spot)" in body
+    assert "Instances: instance_count 2" in body
+    assert f"Training time: {job['TrainingTimeInSeconds']} s, {job['BillableTimeInSeconds']} s billable" in body

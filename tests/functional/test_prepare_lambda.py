@@ -29,6 +29,7 @@ def bucket(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
         "ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
         "MAX_TUNING_JOBS": "6",
         "MAX_PARALLEL_TUNING_JOBS": "3",
+        "MAX_TRAINING_INSTANCES": "4",
     }.items():
         monkeypatch.setenv(name, value)
     lambda_clients.reset()
@@ -58,8 +59,11 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
     assert s3.head_object(Bucket=bucket, Key=f"runs/penguins/{expected_run}/schema.json")
     plan = run["plan"]
     # the execution's override wins over the stack's GPU
-    assert run["attempt"] == {**plan["cpu_attempt"], "gpu_failure": None}
-    assert run["attempt"]["instance_type"] == "ml.m5.xlarge"
+    assert run["attempt"]["device"] == "CPU" and run["attempt"]["instance_type"] == "ml.m5.xlarge"
+    assert run["attempt"]["spot"] is True and run["attempt"]["replaced"] is None
+    # the data S3 holds decides the instances: the penguins are one small part
+    assert plan["instances"] == {"count": 1, "volume_gb": 30, "reason": plan["instances"]["reason"]}
+    assert plan["instances"]["reason"].startswith("auto: 0.0 MiB of training data")
     # the file's max_jobs wins over the stack default; the stack default fills what the file leaves out
     tuning = plan["tuning_job_config"]
     assert tuning["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 3}
@@ -79,7 +83,7 @@ def test_console_execution_from_a_raw_csv_prepares_and_plans(bucket: str) -> Non
     assert again["run_id"] == expected_run
     assert again["attempt"]["device"] == "GPU" and again["attempt"]["instance_type"] == "ml.g4dn.xlarge"
     # … but a second execution gets its own job names: SageMaker never reuses a name
-    assert again["plan"]["cpu_attempt"]["tuning_job_name"] != plan["cpu_attempt"]["tuning_job_name"]
+    assert again["plan"]["fallback_attempt"]["tuning_job_name"] != plan["fallback_attempt"]["tuning_job_name"]
     assert again["plan"]["names"]["endpoint"] == plan["names"]["endpoint"] == "dropml-penguins"
     assert s3.list_objects_v2(Bucket=bucket, Prefix="runs/")["KeyCount"] == parts_before
 

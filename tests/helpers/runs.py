@@ -7,7 +7,7 @@ from typing import Any
 from core.names import RunPaths
 from core.schema import Feature, Schema
 from core.settings import DatasetSettings
-from functions.prepare.plan import plan_run
+from functions.prepare.plan import DataSize, plan_run
 from functions.run_document import RunDocument
 from functions.upload import UploadVersion, prepared_document
 
@@ -19,6 +19,7 @@ PENGUIN_SCHEMA = Schema(
     rows={"train": 273, "validation": 34, "test": 35, "missing_target": 2},
 )
 RUN = "0123456789ab"
+SMALL_DATA = DataSize(train_parts=4, train_bytes=40 << 20, total_bytes=50 << 20)
 
 
 def planned_run(
@@ -28,6 +29,7 @@ def planned_run(
     dataset: str = "penguins",
     gpu_instance_type: str | None = "ml.g4dn.xlarge",
     endpoint_poll_seconds: int = 30,
+    data_size: DataSize = SMALL_DATA,
     **results: Any,
 ) -> RunDocument:
     """The document Prepare returns for ``settings``, with ``results`` (training, evaluation, …) as
@@ -45,8 +47,11 @@ def planned_run(
         gpu_instance_type=gpu_instance_type,
         cpu_instance_type="ml.m5.xlarge",
         data_uri=prepared.data,
+        data_size=data_size,
+        max_instances=4,
         schema_uri=prepared.schema_uri,
         output_path=paths.uri(paths.jobs_key),
+        checkpoint_uri=paths.uri(paths.checkpoints_key),
         max_runtime_seconds=3600,
         endpoint_poll_seconds=endpoint_poll_seconds,
         endpoint_instance_type="ml.m5.large",

@@ -257,8 +257,8 @@ def test_every_choice_on_an_optional_field_checks_it_is_present_first() -> None:
 
 def test_the_presence_check_finds_an_unguarded_cause() -> None:
     broken = copy.deepcopy(load_definition())
-    del broken["States"]["Out of GPU capacity?"]["Choices"][0]["And"][1]
-    assert "$.failure.Cause" in set(_unguarded(broken["States"]["Out of GPU capacity?"]["Choices"][0]))
+    del broken["States"]["Out of capacity?"]["Choices"][0]["And"][1]
+    assert "$.failure.Cause" in set(_unguarded(broken["States"]["Out of capacity?"]["Choices"][0]))
 
 
 def test_a_failed_endpoint_is_created_again_only_once_it_is_gone_and_the_wait_is_bounded() -> None:
@@ -290,9 +290,9 @@ def test_a_failed_tuning_job_is_judged_by_its_first_failed_trial() -> None:
     assert reader["Parameters"]["StatusEquals"] == "Failed"
     # the trial's summary replaces the generic cause before the GPU capacity check reads it
     blame = states[states[reader["Next"]]["Choices"][0]["Next"]]
-    assert blame["ResultPath"] == "$.failure" and blame["Next"] == "Out of GPU capacity?"
-    assert states[reader["Next"]]["Default"] == "Out of GPU capacity?"
-    assert reader["Catch"][0]["Next"] == "Out of GPU capacity?" and reader["Catch"][0]["ResultPath"] is None
+    assert blame["ResultPath"] == "$.failure" and blame["Next"] == "Out of capacity?"
+    assert states[reader["Next"]]["Default"] == "Out of capacity?"
+    assert reader["Catch"][0]["Next"] == "Out of capacity?" and reader["Catch"][0]["ResultPath"] is None
 
 
 def test_the_endpoint_a_run_creates_carries_the_dataset_tag_evaluate_checks() -> None:

@@ -47,7 +47,15 @@ def test_success_email_explains_the_decision_metrics_and_how_to_call_the_endpoin
         deployment={"endpoint": "dropml-penguins", "status": "InService", "config": "c2"},
     )
     state = run.to_state()
-    state["attempt"] = {**state["plan"]["cpu_attempt"], "gpu_failure": "CapacityError: no ml.g4dn.xlarge"}
+    state["attempt"] = {
+        **state["plan"]["fallback_attempt"],
+        "replaced": {
+            "device": "GPU",
+            "instance_type": "ml.g4dn.xlarge",
+            "spot": True,
+            "failure": "CapacityError: no ml.g4dn.xlarge",
+        },
+    }
 
     report = build_report(final(state, "2026-11-25T12:00:00Z"), failed=False, finished_at=FINISHED)
 
@@ -60,11 +68,15 @@ def test_success_email_explains_the_decision_metrics_and_how_to_call_the_endpoin
     assert "0=Adelie, 1=Chinstrap, 2=Gentoo" in body
     assert "  logloss         0.1000      0.2000" in body
     assert "eta=0.1" in body
-    assert "so it ran on CPU instead: CapacityError: no ml.g4dn.xlarge" in body
     assert (
-        "Training: tuning job dropml-penguins-0123456789-c on CPU; best trial dropml-penguins-0123456789-c-003-1a2b"
-        in body
+        "The first attempt (GPU ml.g4dn.xlarge, spot) got no capacity, so it ran on on-demand ml.m5.xlarge instead: "
+        "CapacityError: no ml.g4dn.xlarge" in body
     )
+    assert (
+        "Training: tuning job dropml-penguins-0123456789-c on 1 × ml.m5.xlarge (CPU, on-demand); "
+        "best trial dropml-penguins-0123456789-c-003-1a2b" in body
+    )
+    assert "Instances: auto: 40.0 MiB of training data, one instance per 4.0 GiB" in body
     assert "Trials completed: 4" in body
     assert "--endpoint-name dropml-penguins" in body and '"island": "Dream"' in body
     assert report.document["decision"] == "deploy" and report.document["duration_seconds"] == 270.0

@@ -14,7 +14,7 @@ from tests.helpers.runs import planned_run
 
 def test_plan_fits_sagemaker_limits_and_names_the_stack() -> None:
     run = planned_run(dataset="a very long dataset name with ünïcode " * 3)
-    gpu, cpu = run.attempt, run.plan.cpu_attempt
+    gpu, cpu = run.attempt, run.plan.fallback_attempt
     assert (gpu.device, gpu.instance_type, cpu.device, cpu.instance_type) == (
         "GPU",
         "ml.g4dn.xlarge",
@@ -29,9 +29,72 @@ def test_plan_fits_sagemaker_limits_and_names_the_stack() -> None:
     assert gpu.tuning_job_name != cpu.tuning_job_name and gpu.training_job_name != cpu.training_job_name
 
 
-def test_without_a_gpu_type_the_first_attempt_is_the_cpu_attempt() -> None:
+def test_the_first_attempt_is_spot_and_the_fallback_on_demand_cpu() -> None:
     run = planned_run(gpu_instance_type=None)
-    assert run.attempt == run.plan.cpu_attempt
+    first, fallback = run.attempt, run.plan.fallback_attempt
+    assert (first.device, first.spot, fallback.device, fallback.spot) == ("CPU", True, "CPU", False)
+    # SageMaker wants MaxWaitTimeInSeconds with spot (at least the run time), and refuses it without
+    assert first.stopping_condition.model_dump(exclude_none=True) == {
+        "MaxRuntimeInSeconds": 3600,
+        "MaxWaitTimeInSeconds": 7200,
+    }
+    assert run.to_state()["plan"]["fallback_attempt"]["stopping_condition"] == {"MaxRuntimeInSeconds": 3600}
+    assert first.training_job_name != fallback.training_job_name
+    assert first.tuning_job_name != fallback.tuning_job_name
+    assert run.plan.checkpoint_uri == "s3://b/runs/penguins/0123456789ab/checkpoints/"
+
+
+def test_without_spot_and_gpu_the_first_attempt_is_the_fallback() -> None:
+    run = planned_run(DatasetSettings(spot=False), gpu_instance_type=None)
+    assert run.attempt == run.plan.fallback_attempt
+
+
+def test_a_gpu_attempt_opted_out_of_spot_runs_on_demand() -> None:
+    run = planned_run(DatasetSettings(spot=False))
+    assert (run.attempt.device, run.attempt.spot) == ("GPU", False)
+    assert "MaxWaitTimeInSeconds" not in run.to_state()["attempt"]["stopping_condition"]
+    assert run.attempt.training_job_name != run.plan.fallback_attempt.training_job_name
+
+
+def _distribution(run: Any) -> dict[str, str]:
+    return {c.ChannelName: c.DataSource.S3DataSource.S3DataDistributionType for c in run.plan.input_data_config}
+
+
+def test_several_instances_shard_the_training_split_and_replicate_the_rest() -> None:
+    run = planned_run(DatasetSettings(instance_count=2))
+    assert run.plan.instances.count == 2 and run.plan.instances.reason == "instance_count 2"
+    assert _distribution(run) == {
+        "train": "ShardedByS3Key",
+        "validation": "FullyReplicated",
+        "test": "FullyReplicated",
+        "schema": "FullyReplicated",
+    }
+    assert set(_distribution(planned_run()).values()) == {"FullyReplicated"}
+
+
+@pytest.mark.parametrize(
+    ("asked", "train_gib", "parts", "count", "reason"),
+    [
+        ("auto", 0.5, 16, 1, "auto: 512.0 MiB of training data, one instance per 4.0 GiB"),
+        ("auto", 10, 320, 3, "auto: 10.0 GiB of training data, one instance per 4.0 GiB"),
+        ("auto", 100, 3200, 4, "auto: 100.0 GiB of training data, one instance per 4.0 GiB, at most 4 "
+                               "(MaxTrainingInstances=4, 3200 parts)"),
+        (3, 0.001, 2, 2, "instance_count 3, lowered to the 2 parts of the training split (1.0 MiB)"),
+    ],
+)  # fmt: skip
+def test_instances_follow_the_training_data_within_the_cap_and_its_parts(
+    asked: Any, train_gib: float, parts: int, count: int, reason: str
+) -> None:
+    from functions.prepare.plan import DataSize
+
+    size = int(train_gib * (1 << 30))
+    run = planned_run(
+        DatasetSettings(instance_count=asked),
+        data_size=DataSize(train_parts=parts, train_bytes=size, total_bytes=size * 5 // 4),
+    )
+    assert (run.plan.instances.count, run.plan.instances.reason) == (count, reason)
+    # each instance's volume holds its shard, all of validation and test, twice over; 30 GB at least
+    assert run.plan.instances.volume_gb >= max(30, 2 * (size / count + size / 4) / (1 << 30))
 
 
 def test_plan_objective_and_user_hyperparameters() -> None:
