@@ -19,6 +19,8 @@ from pathlib import Path
 # SageMaker runs ``docker run <image> train`` for a training job and ``... serve`` for an endpoint.
 TRAIN_PROGRAM = "train"
 SERVE_PROGRAM = "serve"
+# ... and a Processing job's ``ContainerEntrypoint``: the dataset conversion, for uploads a Lambda cannot take.
+PROCESS_PROGRAM = "process"
 
 # -- environment variables -----------------------------------------------------------------------------
 # Ours: where /opt/ml is outside a container; how several hosts on one machine reach each other (local
@@ -115,8 +117,28 @@ class OptMlLayout:
         return self.root / "output" / "failure"
 
     @property
+    def exit_message_file(self) -> Path:
+        """A Processing job's message: DescribeProcessingJob's ``ExitMessage`` is its first 1 KB."""
+        return self.root / "output" / "message"
+
+    @property
     def checkpoint_dir(self) -> Path:
         return self.root / "checkpoints"
+
+
+# -- a Processing job's folders ---------------------------------------------------------------------
+# SageMaker downloads each ProcessingInput to its LocalPath and uploads each output's LocalPath at the
+# end; ``process`` reads and writes these, Prepare names them in the job's request.
+PROCESSING_UPLOAD = "processing/input/upload"  # the pinned copy of the upload (one file)
+PROCESSING_SETTINGS = "processing/input/settings"  # settings.json: the dataset's settings
+PROCESSING_DATA = "processing/output/data"  # → the run's data/ folder: train/, validation/, test/
+PROCESSING_SCHEMA = "processing/output/schema"  # → the run's folder: schema.json
+SETTINGS_JSON = "settings.json"
+
+
+def container_path(relative: str) -> str:
+    """Where a folder of the contract is inside the container, as a request names it (``/opt/ml/...``)."""
+    return f"{DEFAULT_OPT_ML}/{relative}"
 
 
 # -- metrics in the log ------------------------------------------------------------------------------

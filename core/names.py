@@ -27,6 +27,7 @@ from core.s3 import split_s3_uri
 EXECUTION_NAME_MAX = 80
 TRAINING_JOB_NAME_MAX = 63
 TUNING_JOB_NAME_MAX = 32
+PROCESSING_JOB_NAME_MAX = 63
 ENDPOINT_NAME_MAX = 63
 MODEL_NAME_MAX = 63  # models and endpoint configurations alike
 RUN_ID_LENGTH = 12
@@ -179,8 +180,13 @@ class RunPaths:
         return f"{self.prefix}jobs/"
 
     @property
+    def conversion_settings_key(self) -> str:
+        """The settings a Processing job converts the upload with (the Lambda has them in memory)."""
+        return f"{self.prefix}settings.json"
+
+    @property
     def checkpoints_key(self) -> str:
-        """SageMaker's CheckpointConfig: the image keeps one folder per training job below it."""
+        """SageMaker's CheckpointConfig: where a spot job's checkpoints survive an interruption."""
         return f"{self.prefix}checkpoints/"
 
     def uri(self, key: str) -> str:

@@ -71,6 +71,11 @@ class DatasetSettings(BaseModel):
     instance_count: Literal["auto"] | int = Field(
         "auto", description='training instances per job: "auto" (from the training data\'s size) or 1 to 100'
     )
+    conversion: Literal["auto", "lambda", "processing"] = Field(
+        "auto",
+        description='where the upload is converted: "auto" (a Lambda up to the stack\'s LambdaConversionMaxBytes, '
+        'else a SageMaker Processing job), "lambda" or "processing"',
+    )
     spot: bool = Field(True, description="managed spot training, with checkpoints; false: on-demand instances only")
 
     @field_validator("instance_count", mode="before")

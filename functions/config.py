@@ -49,6 +49,7 @@ class _FromEnvironment:
 class IngestConfig(_FromEnvironment):
     state_machine_arn: str = _variable("STATE_MACHINE_ARN")
     topic_arn: str = _variable("NOTIFICATION_TOPIC_ARN")
+    lambda_conversion_max_bytes: int = _variable("LAMBDA_CONVERSION_MAX_BYTES")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class PrepareConfig(_FromEnvironment):
     max_tuning_jobs: int = _variable("MAX_TUNING_JOBS")
     max_parallel_tuning_jobs: int = _variable("MAX_PARALLEL_TUNING_JOBS")
     max_training_instances: int = _variable("MAX_TRAINING_INSTANCES")
+    processing_instance_type: str = _variable("PROCESSING_INSTANCE_TYPE")
+    lambda_conversion_max_bytes: int = _variable("LAMBDA_CONVERSION_MAX_BYTES")
     # comma-separated; the stack's EndpointInstanceType is allowed too
     allowed_endpoint_instance_types: str | None = _variable("ALLOWED_ENDPOINT_INSTANCE_TYPES", optional=True)
 

@@ -35,6 +35,8 @@ class State(StrEnum):
     """Definition states that code outside the definition refers to by name."""
 
     PREPARE = "Prepare data"
+    CONVERT = "Convert on SageMaker Processing"
+    PLAN_CONVERTED = "Plan the converted data"
     TRAIN = "Train"
     TUNE = "Tune"
     NOTIFY_SUCCESS = "Notify success"
@@ -327,6 +329,56 @@ class Notification(_Document):
     status: Literal["succeeded", "failed"]
 
 
+class Conversion(_Document):
+    """Where the upload was converted, and why there (the email says it)."""
+
+    where: Literal["lambda", "processing", "earlier run"]
+    reason: str
+    job: str | None = Field(None, description="the Processing job, when one converted it")
+    instance_type: str | None = None
+
+
+class ProcessingPlan(_Document):
+    """A CreateProcessingJob request's parts the definition reads (``ProcessingInputs`` and ``Outputs``
+    in the API's own shape), decided by Prepare."""
+
+    job_name: str
+    run_id: str
+    instance_type: str
+    volume_gb: int
+    max_runtime_seconds: int
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+
+
+class UploadIdentity(_Document):
+    """Which version of the key a run converts: the one Prepare pinned before the Processing job."""
+
+    version_id: str | None
+    etag: str
+
+
+class Converted(_Document):
+    """What the definition hands Prepare once the Processing job has converted the upload."""
+
+    conversion: Conversion
+    upload: UploadIdentity
+
+
+class PendingConversion(_Document):
+    """What "Prepare data" returns when the upload is too large for it to convert: the execution's input
+    as it came (the definition hands it to Prepare again once the Processing job has converted it), the
+    job to run, and where the conversion will happen. ``source`` stays at the top, where a failure email
+    looks for it."""
+
+    source: str
+    input: Any
+    conversion: Conversion
+    upload: UploadIdentity
+    processing: ProcessingPlan
+    failure: Failure | None = Field(None, description="the Processing job's or the second Prepare's, when it failed")
+
+
 class RunDocument(_Document):
     """The document itself. ``attempt`` onwards are written by the states as the run gets there."""
 
@@ -336,6 +388,7 @@ class RunDocument(_Document):
     run_id: str
     settings: DatasetSettings
     prepared: Prepared
+    conversion: Conversion | None = None
     plan: Plan
     attempt: Attempt
     training: Training | None = None

@@ -22,11 +22,13 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from core.conversion import ConversionResult, convert
+from core.conversion.layout import SAMPLE_BYTES, read_layout
+from core.conversion.target import find_target
 from core.errors import UserInputError
 from core.names import INCOMING_PREFIX, RunPaths
 from core.schema import Schema
 from core.settings import DatasetSettings, parse_settings
-from functions.run_document import Prepared
+from functions.run_document import Conversion, Prepared
 
 SETTINGS_FILE = "dropml.json"
 # S3 copies up to 5 GiB in one CopyObject; larger objects are copied in parts (UploadPartCopy) of 1 GiB.
@@ -106,13 +108,10 @@ def layered_settings(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> d
     return merged
 
 
-@contextmanager
-def pinned(s3: Any, upload: UploadVersion, paths: RunPaths) -> Iterator[str]:
-    """The URI of a copy of exactly ``upload``, for as long as the block runs.
-
-    Where the bucket has no versions, the copy is made only if the key still holds the upload's ETag.
-    A version that is gone (deleted, or overwritten in an unversioned bucket) is the user's to know of.
-    """
+def pin(s3: Any, upload: UploadVersion, paths: RunPaths) -> str:
+    """Copy exactly ``upload`` to the run's own key; its URI. Where the bucket has no versions, the copy
+    is made only if the key still holds the upload's ETag. A version that is gone (deleted, or
+    overwritten in an unversioned bucket) is the user's to know of."""
     source: dict[str, str] = {"Bucket": upload.bucket, "Key": upload.key}
     extra: dict[str, str] = {"TaggingDirective": "REPLACE"}  # the upload's tags are not the run's
     if upload.version_id:
@@ -130,13 +129,46 @@ def pinned(s3: Any, upload: UploadVersion, paths: RunPaths) -> Iterator[str]:
         if code in ("NoSuchKey", "NoSuchVersion", "404"):
             raise UserInputError(f"{upload.described()} was deleted before it could be read") from None
         raise
+    return paths.uri(paths.upload_copy_key)
+
+
+def unpin(s3: Any, paths: RunPaths) -> None:
+    """Delete the run's copy of its upload (the upload itself is never touched)."""
+    s3.delete_object(Bucket=paths.bucket, Key=paths.upload_copy_key)
+
+
+@contextmanager
+def pinned(s3: Any, upload: UploadVersion, paths: RunPaths) -> Iterator[str]:
+    """The URI of a copy of exactly ``upload`` (:func:`pin`), for as long as the block runs."""
+    copy = pin(s3, upload, paths)
     try:
-        yield paths.uri(paths.upload_copy_key)
+        yield copy
     except BaseException:
         with suppress(ClientError):  # the conversion's own error is the one to report
-            s3.delete_object(Bucket=paths.bucket, Key=paths.upload_copy_key)
+            unpin(s3, paths)
         raise
-    s3.delete_object(Bucket=paths.bucket, Key=paths.upload_copy_key)
+    unpin(s3, paths)
+
+
+def conversion_site(asked: str, size: int, lambda_max_bytes: int) -> Conversion:
+    """Where an upload is converted: the dataset's ``conversion`` setting, or for "auto" its size
+    against the stack's LambdaConversionMaxBytes (a Lambda has 15 minutes; a Processing job has hours)."""
+    if asked != "auto":
+        return Conversion(where="lambda" if asked == "lambda" else "processing", reason=f'conversion "{asked}"')
+    over = size > lambda_max_bytes
+    limit = f"LambdaConversionMaxBytes={lambda_max_bytes:,}"
+    return Conversion(
+        where="processing" if over else "lambda",
+        reason=f"auto: the upload is {size:,} bytes, {'over' if over else 'within'} {limit}",
+    )
+
+
+def check_head(s3: Any, upload: UploadVersion, settings: DatasetSettings) -> None:
+    """The conversion's first checks (a header, a delimiter, the target column) on the upload's first
+    bytes only: an upload a Processing job will convert is still refused in seconds when they fail."""
+    extra = {"VersionId": upload.version_id} if upload.version_id else {"IfMatch": f'"{upload.etag}"'}
+    body = s3.get_object(Bucket=upload.bucket, Key=upload.key, Range=f"bytes=0-{SAMPLE_BYTES - 1}", **extra)["Body"]
+    find_target(read_layout([body.read()]).columns, settings.target)
 
 
 def convert_upload(

@@ -23,7 +23,6 @@ from core.container import (
     HOST_ADDRESSES_ENV,
     RESOURCE_CONFIG_FILE,
     TRACKER_PORT_ENV,
-    TRAINING_JOB_NAME_ENV,
     OptMlLayout,
     opt_ml_root,
 )
@@ -59,7 +58,6 @@ class TrainingEnvironment:
     host_addresses: Mapping[str, str] = field(default_factory=dict)
     tracker_port: int = DEFAULT_TRACKER_PORT
     cuda_visible_devices: str | None = None
-    job_name: str | None = None
 
     @property
     def layout(self) -> OptMlLayout:
@@ -79,11 +77,7 @@ class TrainingEnvironment:
 
     @property
     def checkpoint_dir(self) -> Path:
-        """The job's own folder below ``/opt/ml/checkpoints``. A tuning job gives all its trials one
-        ``CheckpointConfig.S3Uri``, and a trial must never resume from another trial's model (other
-        hyperparameters); a restarted spot job keeps its name, so it finds its own checkpoints."""
-        base = self.layout.checkpoint_dir
-        return base / self.job_name if self.job_name else base
+        return self.layout.checkpoint_dir
 
     @property
     def rank(self) -> int:
@@ -116,7 +110,6 @@ class TrainingEnvironment:
             host_addresses=_host_addresses(environ.get(HOST_ADDRESSES_ENV)),
             tracker_port=_port(environ.get(TRACKER_PORT_ENV)),
             cuda_visible_devices=environ.get(CUDA_VISIBLE_DEVICES_ENV),
-            job_name=environ.get(TRAINING_JOB_NAME_ENV) or None,
         )
 
 

@@ -114,7 +114,8 @@ def run_job(env: TrainingEnvironment) -> None:
     train_data = host_share(env, TRAIN_CHANNEL, parameters, required=True)
     validation = host_share(env, VALIDATION_CHANNEL, parameters, required=False)
     assert train_data is not None
-    resume_from = checkpoints.load_latest(env.checkpoint_dir)
+    resumable = checkpoints.signature(parameters.booster_params)
+    resume_from = checkpoints.load_latest(env.checkpoint_dir, resumable)
     if resume_from is not None:
         log.info("resuming from the checkpoint after round %d", resume_from.num_boosted_rounds())
     with distributed.collective(env):
@@ -124,7 +125,7 @@ def run_job(env: TrainingEnvironment) -> None:
             parameters=parameters,
             device=device,
             resume_from=resume_from,
-            callbacks=[checkpoints.CheckpointEvery(env.checkpoint_dir, parameters.checkpoint_frequency)],
+            callbacks=[checkpoints.CheckpointEvery(env.checkpoint_dir, parameters.checkpoint_frequency, resumable)],
             printer=lambda line: print(line.strip(), flush=True),
         )
     if env.rank != 0:

@@ -100,21 +100,30 @@ def label_expression(index: int, numeric_read: bool, plan: TargetPlan) -> pl.Exp
     return number.replace_strict(list(keys), list(range(len(keys))), return_dtype=pl.Int32)
 
 
-def feature_expressions(column: Column) -> list[pl.Expr]:
+def feature_expressions(column: Column) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """The column's output expressions, and the per-row values they share, computed first and once.
+
+    A categorical column's 100 one-hot outputs all compare the same (stripped) value and test the same
+    "missing" and "in the vocabulary": written inline, polars evaluated each of those per output,
+    which made the write pass of text-heavy files 7× slower than the reading (measured by
+    ``benchmarks/ingest.py``); as named columns they are computed once per batch.
+    """
     feature = column.feature
     if feature.kind == "numeric":
-        return [frame.as_number(column.index, column.numeric_read)]
+        return [], [frame.as_number(column.index, column.numeric_read)]
     if feature.kind == "boolean":
-        return [frame.as_boolean(column.index)]
-    value = frame.text(column.index) if column.padded else pl.col(frame.internal(column.index))
-    known = value.is_in(list(feature.categories))
+        return [], [frame.as_boolean(column.index)]
+    names = [f"_value{column.index}", f"_known{column.index}", f"_missing{column.index}"]
+    value, known, missing = (pl.col(name) for name in names)
+    text = frame.text(column.index) if column.padded else pl.col(frame.internal(column.index))
+    shared = [text.alias(names[0]), text.is_in(list(feature.categories)).alias(names[1])]
     if not feature.capped:
         # Missing values are never in a vocabulary: "not in it" (missing or unseen) empties the group.
-        return [pl.when(known).then((value == category).cast(pl.UInt8)) for category in feature.categories]
-    missing = frame.is_missing(column.index, column.numeric_read)
+        return shared, [pl.when(known).then((value == category).cast(pl.UInt8)) for category in feature.categories]
+    shared.append(frame.is_missing(column.index, column.numeric_read).alias(names[2]))
     hot = [(value == category).cast(pl.UInt8) for category in feature.categories]
     hot.append((~known).cast(pl.UInt8))
-    return [pl.when(missing).then(pl.lit(None, pl.UInt8)).otherwise(expression) for expression in hot]
+    return shared, [pl.when(missing).then(pl.lit(None, pl.UInt8)).otherwise(expression) for expression in hot]
 
 
 def write_splits(
@@ -128,13 +137,16 @@ def write_splits(
     drop_missing_target: bool,
 ) -> None:
     """Write each split's rows that have a target to ``parts``; raises polars' error if a value fails to parse."""
+    shared: list[pl.Expr] = []
     expressions = [label_expression(target, target_numeric_read, plan)]
     for column in columns:
-        expressions += feature_expressions(column)
+        values, outputs = feature_expressions(column)
+        shared += values
+        expressions += outputs
     named = [expression.alias(f"o{i}") for i, expression in enumerate(expressions)]
     for batch in batches:
         rows = batch.filter(~frame.is_missing(target, target_numeric_read)) if drop_missing_target else batch
-        encoded = rows.select(*named, SPLIT)
+        encoded = rows.with_columns(shared).select(*named, SPLIT)
         for k, split in enumerate(SPLITS):
             parts.add(split, encoded.filter(pl.col(SPLIT) == k).drop(SPLIT))
     parts.close()

@@ -17,7 +17,15 @@ from core.names import INCOMING_PREFIX, RunPaths, execution_name, run_id, upload
 from core.s3 import head_or_none
 from functions import sns
 from functions.config import IngestConfig
-from functions.upload import SETTINGS_FILE, UploadVersion, convert_upload, prepared_document, read_settings
+from functions.upload import (
+    SETTINGS_FILE,
+    UploadVersion,
+    check_head,
+    conversion_site,
+    convert_upload,
+    prepared_document,
+    read_settings,
+)
 
 
 @dataclass(frozen=True)
@@ -126,19 +134,26 @@ def _convert_and_start(
 ) -> IngestOutcome:
     try:
         settings = read_settings(clients.s3, upload.bucket, paths.dataset)
-        result = convert_upload(
-            upload=upload.version, paths=paths, settings=settings, s3=clients.s3, storage_options=storage_options
-        )
+        site = conversion_site(settings.conversion, upload.size or 0, config.lambda_conversion_max_bytes)
+        if site.where == "processing":
+            check_head(clients.s3, upload.version, settings)
+            result = None
+        else:
+            result = convert_upload(
+                upload=upload.version, paths=paths, settings=settings, s3=clients.s3, storage_options=storage_options
+            )
     except UserInputError as refusal:
         _reject(upload, paths, file_name, refusal, clients=clients, config=config, now=now)
         return IngestOutcome(status="refused", key=upload.key, run_id=paths.run, reason=refusal.reason)
 
-    schema = result.schema
-    execution_input = {
+    # Without "prepared", Prepare converts: here, by handing the execution a Processing job.
+    execution_input: dict[str, Any] = {
         "source": upload.uri,
         "settings": settings.model_dump(mode="json", exclude_defaults=True),
-        "prepared": prepared_document(paths, schema, upload.version).model_dump(mode="json", by_alias=True),
     }
+    if result is not None:
+        prepared = prepared_document(paths, result.schema, upload.version)
+        execution_input["prepared"] = prepared.model_dump(mode="json", by_alias=True)
     started = clients.stepfunctions.start_execution(
         stateMachineArn=config.state_machine_arn, name=name, input=json.dumps(execution_input)
     )
@@ -147,8 +162,8 @@ def _convert_and_start(
         key=upload.key,
         run_id=paths.run,
         execution_arn=started["executionArn"],
-        rows=sum(v for k, v in schema.rows.items() if k != "missing_target"),
-        bytes_read=result.bytes_read,
+        rows=sum(v for k, v in result.schema.rows.items() if k != "missing_target") if result else 0,
+        bytes_read=result.bytes_read if result else 0,
     )
 
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from core.names import dataset_of_source
 from functions import sns
-from functions.run_document import Evaluation, Failure, Prepared, RunDocument, RunError, Step
+from functions.run_document import Conversion, Evaluation, Failure, Prepared, RunDocument, RunError, Step
 
 # What a person should do about a failure, by the step that failed.
 # Keyed by Step, a str: the definition's failed_step text finds its advice directly.
@@ -116,7 +116,7 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
     if run and run.queue and run.queue.waited_for:
         lines.append(f"Waited for: {', '.join(run.queue.waited_for)} (earlier runs of this dataset) to end first")
     if run:
-        lines += _data_lines(run.prepared)
+        lines += _data_lines(run.prepared, run.conversion)
         lines += _training_lines(run)
         lines += _evaluation_lines(evaluation)
         if not failure:
@@ -129,6 +129,7 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
         "source": final.source,
         "source_version": run.prepared.source_version if run else None,
         "left_out": run.prepared.left_out if run else {},
+        "conversion": run.conversion.model_dump(mode="json") if run and run.conversion else None,
         "failed_step": step if failure else None,
         "reason": failure_reason(failure) if failure else None,
         "decision": evaluation.decision if evaluation else None,
@@ -171,14 +172,17 @@ def failure_reason(failure: Failure) -> str:
 
 
 def _message_in(cause: str) -> tuple[str, str | None] | None:
-    """A Cause is often JSON: a Lambda's error object or a SageMaker Describe* answer."""
+    """A Cause is often JSON: a Lambda's error object or a SageMaker Describe* answer. A Processing job's
+    own words are its ExitMessage (the conversion's refusal); its FailureReason is SageMaker's generic one."""
     try:
         parsed = json.loads(cause)
     except (TypeError, ValueError):
         return None
     if not isinstance(parsed, dict):
         return None
-    message = parsed.get("errorMessage") or parsed.get("FailureReason") or parsed.get("Message")
+    message = (
+        parsed.get("errorMessage") or parsed.get("ExitMessage") or parsed.get("FailureReason") or parsed.get("Message")
+    )
     return (str(message), parsed.get("errorType")) if message else None
 
 
@@ -191,7 +195,7 @@ def _outcome(step: str, failure: Failure | None, evaluation: Evaluation | None, 
     return f"kept the live model on endpoint {endpoint or '(none)'} ({reason})"
 
 
-def _data_lines(prepared: Prepared) -> list[str]:
+def _data_lines(prepared: Prepared, conversion: Conversion | None) -> list[str]:
     rows = prepared.rows
     lines = [
         "",
@@ -201,9 +205,17 @@ def _data_lines(prepared: Prepared) -> list[str]:
     ]
     if prepared.classes:
         lines.append("Classes: " + ", ".join(f"{i}={name}" for i, name in enumerate(prepared.classes)))
+    if conversion is not None:
+        lines.append(f"Converted by: {_converted_by(conversion)} ({conversion.reason})")
     if prepared.left_out:
         lines.append("Columns left out: " + "; ".join(f"{name!r} ({why})" for name, why in prepared.left_out.items()))
     return lines
+
+
+def _converted_by(conversion: Conversion) -> str:
+    if conversion.where == "processing":
+        return f"SageMaker Processing job {conversion.job} on {conversion.instance_type}"
+    return "an earlier run of this upload" if conversion.where == "earlier run" else "a Lambda"
 
 
 def _training_lines(run: RunDocument) -> list[str]:

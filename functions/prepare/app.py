@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from functions import aws
 from functions.config import PrepareConfig
 from functions.prepare.prepare import prepare_execution
+from functions.run_document import Converted, PendingConversion
 
 logger = Logger()
 tracer = Tracer()
@@ -29,6 +30,7 @@ class PrepareEvent(BaseModel):
 
     input: Any
     execution: str
+    converted: Converted | None = None
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -42,7 +44,11 @@ def lambda_handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any
         s3=aws.client("s3"),
         storage_options=aws.polars_storage_options(),
         config=config,
+        converted=event.converted,
     )
+    if isinstance(run, PendingConversion):
+        logger.info("conversion by a Processing job", extra={"job": run.processing.job_name})
+        return run.model_dump(mode="json", by_alias=True)
     logger.append_keys(run_id=run.run_id)
     logger.info("run planned", extra={"mode": run.plan.mode, "device": run.attempt.device})
     return run.to_state()

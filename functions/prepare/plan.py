@@ -12,11 +12,22 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.container import DATA_CHANNELS, SCHEMA_CHANNEL, TRAIN_CHANNEL, metric_definitions
+from core.container import (
+    DATA_CHANNELS,
+    PROCESSING_DATA,
+    PROCESSING_SCHEMA,
+    PROCESSING_SETTINGS,
+    PROCESSING_UPLOAD,
+    SCHEMA_CHANNEL,
+    TRAIN_CHANNEL,
+    container_path,
+    metric_definitions,
+)
 from core.errors import UserInputError
 from core.names import (
     ENDPOINT_NAME_MAX,
     MODEL_NAME_MAX,
+    PROCESSING_JOB_NAME_MAX,
     TRAINING_JOB_NAME_MAX,
     TUNING_JOB_NAME_MAX,
     endpoint_name,
@@ -27,7 +38,7 @@ from core.parameter_ranges import combinations
 from core.problems import PROBLEMS
 from core.schema import Schema
 from core.settings import DatasetSettings, TuningSettings
-from functions.run_document import Attempt, Channel, Instances, JobNames, Plan, TuningStrategyConfig
+from functions.run_document import Attempt, Channel, Instances, JobNames, Plan, ProcessingPlan, TuningStrategyConfig
 
 ATTEMPT_ID_LENGTH = 10
 # How long a run waits, at most, in each of its polling loops: for a Failed endpoint to be deleted, for
@@ -131,6 +142,54 @@ class _Namer:
             endpoint=named or endpoint_name(self.prefix, self.dataset),
             endpoint_owner=owner_tag_value(self.dataset),
         )
+
+
+def processing_plan(
+    *,
+    prefix: str,
+    dataset: str,
+    execution_name: str,
+    run_id: str,
+    upload_uri: str,
+    upload_bytes: int,
+    settings_uri: str,
+    data_uri: str,
+    run_uri: str,
+    instance_type: str,
+    max_runtime_seconds: int,
+) -> ProcessingPlan:
+    """The Processing job that converts an upload too large for a Lambda: the pinned copy and the
+    settings in, the splits to the run's ``data/`` and ``schema.json`` to the run's folder out. The
+    volume holds the copy and the splits (about as large again) with room."""
+
+    def source(name: str, uri: str, folder: str) -> dict[str, Any]:
+        return {
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": uri, "LocalPath": container_path(folder), "S3DataType": "S3Prefix", "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated",
+            },
+        }  # fmt: skip
+
+    def result(name: str, uri: str, folder: str) -> dict[str, Any]:
+        return {
+            "OutputName": name,
+            "S3Output": {"S3Uri": uri, "LocalPath": container_path(folder), "S3UploadMode": "EndOfJob"},
+        }
+
+    namer = _Namer(prefix, dataset, attempt_id(execution_name))
+    return ProcessingPlan(
+        job_name=namer.within(PROCESSING_JOB_NAME_MAX, "convert"),
+        run_id=run_id,
+        instance_type=instance_type,
+        volume_gb=max(MIN_VOLUME_GB, math.ceil(3 * upload_bytes / (1 << 30))),
+        max_runtime_seconds=max_runtime_seconds,
+        inputs=[source("upload", upload_uri, PROCESSING_UPLOAD), source("settings", settings_uri, PROCESSING_SETTINGS)],
+        outputs=[
+            result("data", data_uri.rstrip("/"), PROCESSING_DATA),
+            result("schema", run_uri.rstrip("/"), PROCESSING_SCHEMA),
+        ],
+    )
 
 
 def _polls(loop: str, timeout_seconds: int, poll_seconds: int) -> int:

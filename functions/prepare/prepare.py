@@ -16,10 +16,18 @@ from core.s3 import head_or_none, split_s3_uri
 from core.schema import Schema
 from core.settings import DatasetSettings
 from functions.config import PrepareConfig
-from functions.prepare.execution_input import parse_execution_input
-from functions.prepare.plan import DataSize, plan_run
-from functions.run_document import RunDocument
-from functions.upload import UploadVersion, convert_upload, prepared_document, read_settings
+from functions.prepare.execution_input import ExecutionInput, parse_execution_input
+from functions.prepare.plan import DataSize, plan_run, processing_plan
+from functions.run_document import Conversion, Converted, PendingConversion, RunDocument, UploadIdentity
+from functions.upload import (
+    UploadVersion,
+    conversion_site,
+    convert_upload,
+    pin,
+    prepared_document,
+    read_settings,
+    unpin,
+)
 
 
 def prepare_execution(
@@ -29,8 +37,11 @@ def prepare_execution(
     s3: Any,
     storage_options: dict[str, str] | None,
     config: PrepareConfig,
-) -> RunDocument:
-    """The run document every later state reads: input, settings, prepared data and the plan."""
+    converted: Converted | None = None,
+) -> RunDocument | PendingConversion:
+    """The run document every later state reads: input, settings, prepared data and the plan; or, for
+    an upload to be converted by a Processing job, that job (the definition runs it, then calls this
+    again with ``converted``)."""
     request = parse_execution_input(document)
     bucket, key, dataset = request.bucket, request.key, request.dataset
     defaults = {"tuning": {"max_jobs": config.max_tuning_jobs, "max_parallel_jobs": config.max_parallel_tuning_jobs}}
@@ -43,16 +54,34 @@ def prepare_execution(
         prepared = request.prepared
         schema = _read_schema(s3, prepared.schema_uri)
         paths = RunPaths(bucket, dataset, prepared.run_id)
+        conversion = Conversion(where="lambda", reason="converted by the ingest Lambda when the file arrived")
     else:
-        upload = _latest_version(s3, bucket, key)
+        if converted is not None:
+            upload = UploadVersion.of(bucket, key, converted.upload.version_id, converted.upload.etag)
+            size = 0
+        else:
+            upload, size = _latest_version(s3, bucket, key)
         paths = RunPaths(bucket, dataset, run_id(bucket, key, upload.identity))
         rejected = _read_json(s3, bucket, paths.rejected_key)
         if rejected is not None:
             raise UserInputError(f"this upload was refused earlier: {rejected['reason']}")
         existing = _read_json(s3, bucket, paths.schema_key)
-        if existing is not None:
+        if converted is not None:
+            unpin(s3, paths)
+            if existing is None:
+                raise UserInputError(
+                    f"the Processing job {converted.conversion.job} wrote no {paths.uri(paths.schema_key)}"
+                )
+            schema, conversion = Schema.from_dict(existing), converted.conversion
+        elif existing is not None:
             schema = Schema.from_dict(existing)
+            conversion = Conversion(where="earlier run", reason="converted by an earlier run of the same upload")
         else:
+            conversion = conversion_site(settings.conversion, size, config.lambda_conversion_max_bytes)
+            if conversion.where == "processing":
+                return _pending_conversion(
+                    request, settings, upload, size, paths, execution_name, conversion, s3, config
+                )
             schema = convert_upload(
                 upload=upload, paths=paths, settings=settings, s3=s3, storage_options=storage_options
             ).schema
@@ -83,8 +112,52 @@ def prepare_execution(
         run_id=paths.run,
         settings=settings,
         prepared=prepared,
+        conversion=conversion,
         plan=plan,
         attempt=attempt,
+    )
+
+
+def _pending_conversion(
+    request: ExecutionInput,
+    settings: DatasetSettings,
+    upload: UploadVersion,
+    size: int,
+    paths: RunPaths,
+    execution_name: str,
+    conversion: Conversion,
+    s3: Any,
+    config: PrepareConfig,
+) -> PendingConversion:
+    """Pin the upload and write the settings where the Processing job reads them; the job to run."""
+    copy = pin(s3, upload, paths)
+    s3.put_object(
+        Bucket=paths.bucket,
+        Key=paths.conversion_settings_key,
+        Body=settings.model_dump_json().encode(),
+        ContentType="application/json",
+    )
+    processing = processing_plan(
+        prefix=config.name_prefix,
+        dataset=paths.dataset,
+        execution_name=execution_name,
+        run_id=paths.run,
+        upload_uri=copy,
+        upload_bytes=size,
+        settings_uri=paths.uri(paths.conversion_settings_key),
+        data_uri=paths.uri(paths.data_key),
+        run_uri=paths.uri(paths.prefix),
+        instance_type=config.processing_instance_type,
+        max_runtime_seconds=config.max_runtime_seconds,
+    )
+    return PendingConversion(
+        source=request.source,
+        input=request.model_dump(mode="json", exclude_none=True, by_alias=True),
+        conversion=conversion.model_copy(
+            update={"job": processing.job_name, "instance_type": processing.instance_type}
+        ),
+        upload=UploadIdentity(version_id=upload.version_id, etag=upload.etag),
+        processing=processing,
     )
 
 
@@ -131,12 +204,12 @@ def data_size(s3: Any, data_uri: str) -> DataSize:
     return DataSize(train_parts=train_parts, train_bytes=train_bytes, total_bytes=total_bytes)
 
 
-def _latest_version(s3: Any, bucket: str, key: str) -> UploadVersion:
-    """The object as it is now: a console run converts the version the key holds when it starts."""
+def _latest_version(s3: Any, bucket: str, key: str) -> tuple[UploadVersion, int]:
+    """The object as it is now, and its size: a console run converts the version the key holds when it starts."""
     head = head_or_none(s3, bucket, key)
     if head is None:
         raise UserInputError(f"no object at s3://{bucket}/{key}: upload the CSV there first")
-    return UploadVersion.of(bucket, key, head.get("VersionId"), head["ETag"])
+    return UploadVersion.of(bucket, key, head.get("VersionId"), head["ETag"]), int(head["ContentLength"])
 
 
 def _read_schema(s3: Any, uri: str) -> Schema:

@@ -5,9 +5,9 @@ moto authorizes most services against the resource ``*`` and under the operation
 action's (``Invoke`` for ``lambda:InvokeFunction``, ``HeadBucket`` for ``s3:ListBucket``); a policy
 scoped to ARNs, as the template's are, then never applies. The resource of each operation the stack
 uses is read from the request as the Service Authorization Reference defines it (the function of
-``lambda:InvokeFunction``, the training job of ``sagemaker:CreateTrainingJob``, the log stream of
-``logs:PutLogEvents``, the queue ``sqs:GetQueueUrl`` names…); an operation not listed here keeps the
-resource moto gives it (``*`` for most).
+``lambda:InvokeFunction``, the job of ``sagemaker:CreateTrainingJob`` or ``sagemaker:CreateProcessingJob``,
+the log stream of ``logs:PutLogEvents``, the queue ``sqs:GetQueueUrl`` names…); an operation not listed
+here keeps the resource moto gives it (``*`` for most).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ _ACTION_NAMES: Final[dict[tuple[str, str], str]] = {
 _SAGEMAKER_RESOURCES: Final = (
     ("TrainingJobName", "training-job"),
     ("HyperParameterTuningJobName", "hyper-parameter-tuning-job"),
+    ("ProcessingJobName", "processing-job"),
     ("EndpointName", "endpoint"),
     ("EndpointConfigName", "endpoint-config"),
     ("ModelName", "model"),
@@ -70,6 +71,7 @@ _SAGEMAKER_RESOURCES: Final = (
 _PASSED_ROLES: Final[dict[tuple[str, str], tuple[tuple[tuple[str, ...], ...], str]]] = {
     ("sagemaker", "CreateTrainingJob"): ((("RoleArn",),), "sagemaker.amazonaws.com"),
     ("sagemaker", "CreateModel"): ((("ExecutionRoleArn",),), "sagemaker.amazonaws.com"),
+    ("sagemaker", "CreateProcessingJob"): ((("RoleArn",),), "sagemaker.amazonaws.com"),
     ("sagemaker", "CreateHyperParameterTuningJob"): (
         (("TrainingJobDefinition", "RoleArn"), ("TrainingJobDefinitions", "*", "RoleArn")),
         "sagemaker.amazonaws.com",

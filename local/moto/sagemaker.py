@@ -94,13 +94,20 @@ def _forget_engine() -> None:
 
 
 def patch_jobs_and_endpoints(replacements: Replacements) -> None:
-    global _installed
     settings = current_settings()
     if not settings.run_sagemaker:
         return
     engine = LocalSageMaker(
         endpoint_url=settings.endpoint_url, work_dir=settings.work_dir / "sagemaker", assume_role=role_keys
     )
+    serve_engine(replacements, engine)
+
+
+def serve_engine(replacements: Replacements, engine: LocalSageMaker) -> None:
+    """Answer the SageMaker and SageMaker Runtime APIs, and the ``.sync`` polls, from ``engine`` until
+    ``replacements`` are restored, which shuts it down. The local server's engine comes this way; so does
+    a test's, running programs of its own behind moto's server in the test's process."""
+    global _installed
     replacements.on_restore(engine.shutdown)
     _installed = engine
     replacements.on_restore(_forget_engine)
@@ -109,5 +116,5 @@ def patch_jobs_and_endpoints(replacements: Replacements) -> None:
         replacements.replace(SageMakerResponse, name, _sagemaker_action(engine, action))
     replacements.replace(SageMakerRuntimeResponse, "invoke_endpoint", _endpoint_invoker(engine))
     replacements.replace(SageMakerRuntimeResponse, "use_raw_body", True)
-    # Put back at uninstall by local.moto.stepfunctions, with whatever source was in force before.
-    use_sagemaker_job_source(engine.describe_job)
+    previous = use_sagemaker_job_source(engine.describe_job)
+    replacements.on_restore(lambda: use_sagemaker_job_source(previous))

@@ -4,7 +4,8 @@
   ``execute_state_machine`` setting on for as long as the patches are installed.
 - moto names every execution started without a name ``None``; AWS gives it a UUID
   (:func:`patch_unnamed_executions`).
-- moto's SageMaker task service has no ``.sync``; the pipeline starts training and tuning jobs with it.
+- moto's SageMaker task service has no ``.sync``; the pipeline starts training, tuning and processing
+  jobs with it.
   :class:`StateTaskServiceSageMaker` forwards the call to SageMaker and, for ``.sync``, polls a job
   status source until the job ends. The source is moto's own records by default (their jobs complete
   at once); local mode's SageMaker (:mod:`local.moto.sagemaker`) and tests swap in their own with
@@ -102,13 +103,14 @@ def patch_unnamed_executions(replacements: Replacements) -> None:
 
 # The SageMaker task service and its job source -----------------------------------------------------
 
-JobKind = Literal["TrainingJob", "HyperParameterTuningJob"]
+JobKind = Literal["TrainingJob", "HyperParameterTuningJob", "ProcessingJob"]
 SageMakerJobSource = Callable[[JobKind, str, str, str], dict[str, Any]]
-"""``(kind, job name, account, region) → DescribeTrainingJob / DescribeHyperParameterTuningJob output``."""
+"""``(kind, job name, account, region) → the Describe<kind> output``."""
 
 _SYNC_JOBS: Final[dict[str, tuple[JobKind, str]]] = {
     "createtrainingjob": ("TrainingJob", "TrainingJobName"),
     "createhyperparametertuningjob": ("HyperParameterTuningJob", "HyperParameterTuningJobName"),
+    "createprocessingjob": ("ProcessingJob", "ProcessingJobName"),
 }
 _DONE: Final = "Completed"
 _FAILED: Final = ("Failed", "Stopped")
@@ -119,6 +121,8 @@ def describe_job_in_moto(kind: JobKind, name: str, account: str, region: str) ->
     backend = sagemaker_backends[account][region]
     if kind == "TrainingJob":
         return dict(backend.describe_training_job(name))
+    if kind == "ProcessingJob":
+        return dict(backend.describe_processing_job(name))
     return dict(backend.describe_hyper_parameter_tuning_job(name))
 
 
@@ -137,14 +141,13 @@ def use_sagemaker_job_source(source: SageMakerJobSource) -> SageMakerJobSource:
 
 
 def job_status(kind: JobKind, description: dict[str, Any]) -> str:
-    key = "TrainingJobStatus" if kind == "TrainingJob" else "HyperParameterTuningJobStatus"
-    return str(description.get(key, ""))
+    return str(description.get(f"{kind}Status", ""))
 
 
 class StateTaskServiceSageMaker(state_task_service_callback.StateTaskServiceCallback):
     """``arn:aws:states:::sagemaker:<action>[.sync|.waitForTaskToken]`` as AWS runs it.
 
-    Request-response forwards the call to SageMaker; ``.sync`` (training and tuning jobs) then polls
+    Request-response forwards the call to SageMaker; ``.sync`` (training, tuning, processing jobs) then polls
     the job status source until the job ends: Completed → the Describe* output; Failed or Stopped →
     ``States.TaskFailed`` whose cause is the Describe* output (with its FailureReason), so Catch works.
     Outputs show timestamps as Step Functions does, in epoch milliseconds.

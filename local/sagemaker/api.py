@@ -6,8 +6,9 @@ it gets back with the operation's output shape; a :class:`local.sagemaker.errors
 becomes the matching AWS error. InvokeEndpoint (SageMaker Runtime) goes through :meth:`LocalSageMaker.invoke`.
 
 A :class:`SageMakerEngine` is the local SageMaker of one account and region: its training jobs, tuning
-jobs, models and endpoints. Whatever fronts it (the moto patch, a test) hands it API request dicts and
-takes its answers; ``shutdown()`` is what ``dropml local down`` relies on to leave no process behind.
+jobs, processing jobs, models and endpoints. Whatever fronts it (the moto patch, a test) hands it API
+request dicts and takes its answers; ``shutdown()`` is what ``dropml local down`` relies on to leave no
+process behind.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from local.sagemaker.context import AwsAccount, EngineContext, RoleSessions
+from local.sagemaker.context import AwsAccount, EngineContext, Programs, RoleSessions
 from local.sagemaker.endpoints import Endpoints
 from local.sagemaker.models import Models
+from local.sagemaker.processing_jobs import ProcessingJobs
+from local.sagemaker.request_validation import check_request
 from local.sagemaker.tags import Tags, check_tags
 from local.sagemaker.training_jobs import TrainingJobs
 from local.sagemaker.tuning_jobs import TuningJobs
@@ -32,6 +35,7 @@ class SageMakerEngine:
         self.context = context
         self.training_jobs = TrainingJobs(context)
         self.tuning_jobs = TuningJobs(context, self.training_jobs)
+        self.processing_jobs = ProcessingJobs(context)
         self.models = Models(context)
         self.endpoints = Endpoints(context, self.models)
         self.tags = Tags(self.arns)
@@ -41,6 +45,7 @@ class SageMakerEngine:
         return (
             {job.arn for job in self.training_jobs.values()}
             | {job.arn for job in self.tuning_jobs.values()}
+            | {job.arn for job in self.processing_jobs.values()}
             | self.models.arns()
             | self.endpoints.arns()
         )
@@ -51,9 +56,10 @@ class SageMakerEngine:
         return answer
 
     def shutdown(self) -> None:
-        """Stop every tuning job, training job and endpoint server, and wait for their processes to end."""
+        """Stop every tuning, training and processing job and endpoint server, and wait for their processes."""
         self.tuning_jobs.shutdown()
         self.training_jobs.shutdown()
+        self.processing_jobs.shutdown()
         self.endpoints.shutdown()
 
 
@@ -77,6 +83,16 @@ OPERATIONS: dict[str, Operation] = {
     "ListHyperParameterTuningJobs": lambda e, p: e.tuning_jobs.list(p),
     "StopHyperParameterTuningJob": lambda e, p: _empty(lambda: e.tuning_jobs.stop(p["HyperParameterTuningJobName"])),
     "ListTrainingJobsForHyperParameterTuningJob": lambda e, p: e.tuning_jobs.list_training_jobs(p),
+    "CreateProcessingJob": lambda e, p: e.created(
+        {"ProcessingJobArn": e.processing_jobs.create(p).arn}, "ProcessingJobArn", p
+    ),
+    "DescribeProcessingJob": lambda e, p: e.processing_jobs.describe(
+        check_request("DescribeProcessingJob", p)["ProcessingJobName"]
+    ),
+    "ListProcessingJobs": lambda e, p: e.processing_jobs.list(check_request("ListProcessingJobs", p)),
+    "StopProcessingJob": lambda e, p: _empty(
+        lambda: e.processing_jobs.stop(check_request("StopProcessingJob", p)["ProcessingJobName"])
+    ),
     "CreateModel": lambda e, p: e.created(e.models.create_model(p), "ModelArn", p),
     "DescribeModel": lambda e, p: e.models.describe_model(p["ModelName"]),
     "DeleteModel": lambda e, p: _empty(lambda: e.models.delete_model(p["ModelName"])),
@@ -98,7 +114,8 @@ OPERATIONS: dict[str, Operation] = {
 
 class LocalSageMaker:
     """One :class:`SageMakerEngine` per account and region, made on first use, all reached over
-    ``endpoint_url`` (the embedded AWS) and working under ``work_dir/<account>/<region>``."""
+    ``endpoint_url`` (the embedded AWS), working under ``work_dir/<account>/<region>`` and running
+    ``programs`` (the training image's, unless a test gives its own)."""
 
     def __init__(
         self,
@@ -107,11 +124,13 @@ class LocalSageMaker:
         work_dir: Path,
         credentials: tuple[str, str] | None = ("local", "local"),
         assume_role: RoleSessions | None = None,
+        programs: Programs | None = None,
     ) -> None:
         self._endpoint_url = endpoint_url
         self._work_dir = work_dir
         self._credentials = credentials
         self._assume_role = assume_role
+        self._programs = programs or Programs()
         self._lock = threading.Lock()
         self._engines: dict[tuple[str, str], SageMakerEngine] = {}
 
@@ -125,7 +144,7 @@ class LocalSageMaker:
                     credentials=self._credentials,
                     assume_role=self._assume_role,
                 )
-                context = EngineContext(aws=aws, workdir=self._work_dir / account / region)
+                context = EngineContext(aws=aws, workdir=self._work_dir / account / region, programs=self._programs)
                 self._engines[(account, region)] = SageMakerEngine(context)
             return self._engines[(account, region)]
 
@@ -142,10 +161,12 @@ class LocalSageMaker:
         return self.engine(account, region).endpoints.invoke(request)
 
     def describe_job(self, kind: str, name: str, account: str, region: str) -> dict[str, Any]:
-        """A training or tuning job's Describe* output (what a Step Functions ``.sync`` task polls)."""
+        """A training, tuning or processing job's Describe* output (what a Step Functions ``.sync`` task polls)."""
         engine = self.engine(account, region)
         if kind == "TrainingJob":
             return engine.training_jobs.describe(name)
+        if kind == "ProcessingJob":
+            return engine.processing_jobs.describe(name)
         return engine.tuning_jobs.describe(name)
 
     def shutdown(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from core.container import SERVE_PROGRAM, TRAIN_PROGRAM
+from core.container import PROCESS_PROGRAM, SERVE_PROGRAM, TRAIN_PROGRAM
 from core.machine import cpu_count
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +33,12 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Programs:
-    """The training image's executables (the SageMaker container contract's ``train`` and ``serve``)."""
+    """The training image's executables: the SageMaker container contract's ``train`` and ``serve``, and
+    ``process``, a Processing job's entrypoint."""
 
     train: Path = REPO_ROOT / "training_image" / TRAIN_PROGRAM
     serve: Path = REPO_ROOT / "training_image" / SERVE_PROGRAM
+    process: Path = REPO_ROOT / "training_image" / PROCESS_PROGRAM
 
 
 RoleSessions = Callable[[str, str, str], tuple[str, str, str]]

@@ -4,11 +4,11 @@ configurations and endpoints, not the processes that ran them.
 An AWS account keeps its SageMaker resources whatever happens to the client; local mode's engine keeps
 them in memory, so ``dropml local down`` would lose them. :func:`snapshot` takes what each engine holds
 as plain data, and :func:`restore` puts it back into a new engine:
-- a training or tuning job comes back as a :class:`RecordedJob`, which answers Describe*, List* (and,
-  for a tuning job, ListTrainingJobsForHyperParameterTuningJob) as the job did when it was saved. The
-  server stops every running job before its last save (:func:`stop_running_jobs`), so those records
-  are final; a job that was running in a save taken while serving (the server was then killed) comes
-  back ``Failed`` with AWS's internal-error reason;
+- a training, tuning or processing job comes back as a :class:`RecordedJob`, which answers Describe*,
+  List* (and, for a tuning job, ListTrainingJobsForHyperParameterTuningJob) as the job did when it was
+  saved. The server stops every running job before its last save (:func:`stop_running_jobs`), so those
+  records are final; a job that was running in a save taken while serving (the server was then killed)
+  comes back ``Failed`` with AWS's internal-error reason;
 - models and endpoint configurations come back as the records they are, and every resource its tags;
 - an endpoint that was ``InService`` serves again: it comes back ``Creating`` while its servers are
   started in the background from its configuration and models as they were saved, and is ``InService``
@@ -41,17 +41,23 @@ INTERRUPTED_UPDATE: Final = "The local server stopped during this update; the en
 INTERRUPTED_JOB: Final = "InternalServerError: We encountered an internal error. Please try again."
 _RUNNING: Final = ("InProgress", "Stopping")
 _ALL_PAGES: Final = {"MaxResults": 1_000_000}
+_JOB_KINDS: Final = {  # a kind of job (its Describe* members' prefix) → the member holding its end time
+    "TrainingJob": "TrainingEndTime",
+    "HyperParameterTuningJob": "HyperParameterTuningEndTime",
+    "ProcessingJob": "ProcessingEndTime",
+}
 
 
 class RecordedJob:
-    """A training or tuning job as it was saved: answers what the live job answered, and is final."""
+    """A training, tuning or processing job as it was saved: answers what the live job answered, and is final."""
 
     def __init__(self, description: dict[str, Any], summary: dict[str, Any], children: list[dict[str, Any]]) -> None:
         self._description = description
         self._summary = summary
         self._children = children
-        self.arn = str(description.get("TrainingJobArn") or description["HyperParameterTuningJobArn"])
-        self.status = str(description.get("TrainingJobStatus") or description["HyperParameterTuningJobStatus"])
+        kind = _kind(description)
+        self.arn = str(description[f"{kind}Arn"])
+        self.status = str(description[f"{kind}Status"])
 
     def describe(self) -> dict[str, Any]:
         return copy.deepcopy(self._description)
@@ -64,17 +70,17 @@ class RecordedJob:
 
     def interrupt(self, now: datetime) -> None:
         """End a job saved while it ran (the server was killed): ``Failed``, as AWS ends a job whose
-        instance was lost, with AWS's internal-error reason."""
-        training = "TrainingJobStatus" in self._description
-        status_key = "TrainingJobStatus" if training else "HyperParameterTuningJobStatus"
-        end_key = "TrainingEndTime" if training else "HyperParameterTuningEndTime"
+        instance was lost, with AWS's internal-error reason (which a processing job's summary shows too)."""
+        kind = _kind(self._description)  # worked out, not stored: an older save's jobs lack such a field
         for record in (self._description, self._summary):
-            record[status_key] = "Failed"
+            record[f"{kind}Status"] = "Failed"
             record["LastModifiedTime"] = now
-            record[end_key] = now
+            record[_JOB_KINDS[kind]] = now
             if "SecondaryStatus" in record:
                 record["SecondaryStatus"] = "Failed"
         self._description["FailureReason"] = INTERRUPTED_JOB
+        if kind == "ProcessingJob":
+            self._summary["FailureReason"] = INTERRUPTED_JOB
         self.status = "Failed"
 
     def stop(self) -> None:
@@ -102,6 +108,7 @@ class EngineRecords:
 
     training_jobs: list[RecordedJob] = field(default_factory=list)
     tuning_jobs: list[RecordedJob] = field(default_factory=list)
+    processing_jobs: list[RecordedJob] = field(default_factory=list)
     models: list[Record] = field(default_factory=list)
     configs: list[Record] = field(default_factory=list)
     endpoints: list[EndpointRecord] = field(default_factory=list)
@@ -112,10 +119,10 @@ Snapshot = dict[tuple[str, str], EngineRecords]
 
 
 def stop_running_jobs(local: LocalSageMaker) -> None:
-    """StopTrainingJob / StopHyperParameterTuningJob for every job still running, as a job killed mid-way
-    would end on AWS (``Stopped``: a ``.sync`` task waiting on it fails and the run's Catch takes it)."""
+    """Stop* for every job still running, as a job killed mid-way would end on AWS (``Stopped``: a
+    ``.sync`` task waiting on it fails and the run's Catch takes it)."""
     for engine in local.engines().values():
-        for registry in (engine.tuning_jobs, engine.training_jobs):
+        for registry in _job_registries(engine):
             for job in registry.values():
                 if job.status == "InProgress":
                     with contextlib.suppress(SageMakerApiError):  # it ended meanwhile
@@ -126,9 +133,14 @@ def running_jobs(local: LocalSageMaker) -> int:
     return sum(
         job.status in _RUNNING
         for engine in local.engines().values()
-        for registry in (engine.tuning_jobs, engine.training_jobs)
+        for registry in _job_registries(engine)
         for job in registry.values()
     )
+
+
+def _job_registries(engine: SageMakerEngine) -> tuple[Any, ...]:
+    """Tuning jobs first: stopping one stops its training jobs, which are then not stopped twice."""
+    return (engine.tuning_jobs, engine.training_jobs, engine.processing_jobs)
 
 
 def snapshot(local: LocalSageMaker) -> Snapshot:
@@ -146,6 +158,7 @@ def _engine_records(engine: SageMakerEngine) -> EngineRecords:
     return EngineRecords(
         training_jobs=[_job_record(job) for job in engine.training_jobs.values()],
         tuning_jobs=[_job_record(job, tuning=True) for job in engine.tuning_jobs.values()],
+        processing_jobs=[_job_record(job) for job in engine.processing_jobs.values()],
         models=model_records,
         configs=config_records,
         endpoints=[record for record in endpoints if record is not None],
@@ -187,6 +200,7 @@ def restore(local: LocalSageMaker, saved: Snapshot) -> None:
         engine = local.engine(account, region)
         _restore_jobs(engine.training_jobs, records.training_jobs)
         _restore_jobs(engine.tuning_jobs, records.tuning_jobs)
+        _restore_jobs(engine.processing_jobs, getattr(records, "processing_jobs", []))  # none in older saves
         for model in records.models:
             engine.models._models.add(model["ModelName"], _given(model), taken=_taken)
         for config in records.configs:
@@ -232,8 +246,14 @@ def _serve_again(endpoints: Endpoints, endpoint: Endpoint, record: EndpointRecor
             endpoint.failure_reason = INTERRUPTED_UPDATE if record.status == "Updating" else record.failure_reason
 
 
+def _kind(description: Mapping[str, Any]) -> str:
+    """Which kind of job a Describe* output describes (a tuning job's names its best training job only
+    below ``BestTrainingJob``)."""
+    return next(kind for kind in _JOB_KINDS if f"{kind}Name" in description)
+
+
 def _name(description: Mapping[str, Any]) -> str:
-    return str(description.get("TrainingJobName") or description["HyperParameterTuningJobName"])
+    return str(description[f"{_kind(description)}Name"])
 
 
 def _given(item: T) -> Callable[[], T]:

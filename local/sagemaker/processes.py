@@ -22,7 +22,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,11 @@ def container_environment(
 
 
 class ImageProcess:
-    """One running image program; its output is copied to ``log`` (and to ``on_line``) until it ends."""
+    """One running image program; its output is copied to ``log`` (and to ``on_line``) until it ends.
+
+    It runs as ``executable program`` (SageMaker's ``docker run <image> train``), or with ``arguments``
+    instead of ``program`` (a Processing job's ``ContainerEntrypoint`` and ``ContainerArguments``).
+    """
 
     def __init__(
         self,
@@ -73,11 +77,12 @@ class ImageProcess:
         log: LogStream,
         records: Path,
         on_line: Callable[[str], None] | None = None,
+        arguments: Sequence[str] | None = None,
     ) -> None:
         self.log = log
         self._on_line = on_line
         self._process = subprocess.Popen(
-            [str(executable), program],
+            [str(executable), *([program] if arguments is None else arguments)],
             cwd=opt_ml,
             env=dict(environment),
             stdin=subprocess.DEVNULL,

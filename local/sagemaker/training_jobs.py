@@ -321,8 +321,11 @@ class TrainingJob:
     def _restart(self) -> None:
         """A spot job whose instances were taken back waits for new ones and starts over, checkpoints in."""
         self._secondary("Interrupted")
+        max_wait = (self.request.get("StoppingCondition") or {}).get("MaxWaitTimeInSeconds")
         deadline = time.monotonic() + self._context.spot_restart_s
         while time.monotonic() < deadline:
+            if max_wait is not None and time.monotonic() - self._created > float(max_wait):
+                self.stop("MaxWaitTimeExceeded")  # no new capacity in time: the job ends Stopped
             self._check_stop()
             time.sleep(_POLL_S)
         self._secondary("Restarting")

@@ -475,21 +475,35 @@ def _environ(process: psutil.Process) -> dict[str, str]:
         return {}
 
 
-def test_a_dataset_asking_for_two_instances_trains_sharded_on_spot_with_checkpoints(pipeline: Pipeline) -> None:
-    # GIVEN a dataset that asks for two instances (spot is on by default)
-    settings = {"target": "progression", "mode": "train", "instance": "cpu", "instance_count": 2}
+def test_a_dataset_converted_by_a_processing_job_trains_on_two_sharded_spot_instances(pipeline: Pipeline) -> None:
+    # GIVEN a dataset that asks for a Processing job's conversion and two instances (spot is the default)
+    settings = {
+        "target": "progression", "mode": "train", "instance": "cpu", "instance_count": 2, "conversion": "processing",
+    }  # fmt: skip
     pipeline.upload("incoming/sharded/dropml.json", json.dumps(settings).encode())
 
     # WHEN its CSV is uploaded
     pipeline.upload("incoming/sharded/diabetes.csv", DIABETES.read_bytes())
     described = pipeline.finished(pipeline.execution_of("incoming/sharded/diabetes.csv"))
 
-    # THEN the conversion wrote the training split as two parts, one per instance
+    # THEN a Processing job converted it, and Prepare planned the run on what the job wrote
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
+    entered = pipeline.states_entered(described["executionArn"])
+    assert entered[:4] == ["Prepare data", "Converted?", "Convert on SageMaker Processing", "Plan the converted data"]
+    conversion = output["conversion"]
+    assert conversion["where"] == "processing"
+    job = pipeline.client("sagemaker").describe_processing_job(ProcessingJobName=conversion["job"])
+    assert job["ProcessingJobStatus"] == "Completed"
+    assert job["AppSpecification"]["ContainerEntrypoint"] == ["process"]
+    # AND it wrote the training split as two parts, one per instance
     data = output["prepared"]["data"]
     listed = pipeline.client("s3").list_objects_v2(Bucket=pipeline.bucket, Prefix=data.split("/", 3)[3] + "train/")
     assert [item["Key"].rsplit("/", 1)[1] for item in listed["Contents"]] == ["part-00000.csv", "part-00001.csv"]
+    # AND the pinned copy of the upload is gone, the upload itself untouched
+    run_keys = pipeline.client("s3").list_objects_v2(Bucket=pipeline.bucket, Prefix=f"runs/sharded/{output['run_id']}/")
+    assert not [item["Key"] for item in run_keys["Contents"] if item["Key"].endswith("/upload.csv")]
+    assert pipeline.client("s3").head_object(Bucket=pipeline.bucket, Key="incoming/sharded/diabetes.csv")
     # AND one training job ran on two hosts, each with its own parts, on spot capacity with checkpoints
     job = pipeline.client("sagemaker").describe_training_job(TrainingJobName=output["training"]["job"])
     assert job["ResourceConfig"]["InstanceCount"] == 2
@@ -509,6 +523,7 @@ def test_a_dataset_asking_for_two_instances_trains_sharded_on_spot_with_checkpoi
     # AND it was deployed, and the email says where it trained and what it cost
     assert output["evaluation"]["decision"] == "deploy"
     body = decoded(pipeline.email("dropml sharded: deployed the new model"))
+    assert f"Converted by: SageMaker Processing job {conversion['job']} on ml." in body
     assert f"on 2 × {job['ResourceConfig']['InstanceType']} (CPU, spot)" in body
     assert "Instances: instance_count 2" in body
     assert f"Training time: {job['TrainingTimeInSeconds']} s, {job['BillableTimeInSeconds']} s billable" in body

@@ -37,6 +37,7 @@ def stack(aws: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"})
     monkeypatch.setenv("STATE_MACHINE_ARN", machine)
     monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
+    monkeypatch.setenv("LAMBDA_CONVERSION_MAX_BYTES", str(1 << 30))
     lambda_clients.reset()
     return {"machine": machine, "topic": topic, "queue": queue_url}
 
@@ -327,3 +328,29 @@ def test_an_internal_error_is_raised_for_lambda_to_retry_and_emails_nothing_itse
         invoke(event)
     assert notifications(stack["queue"]) == []
     assert executions(stack["machine"]) == []
+
+
+def test_an_upload_over_the_lambda_limit_is_checked_by_its_head_and_left_to_a_processing_job(
+    stack: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a stack whose Lambda converts at most 1,000 bytes
+    monkeypatch.setenv("LAMBDA_CONVERSION_MAX_BYTES", "1000")
+    client("s3").put_object(Bucket=BUCKET, Key="incoming/big/dropml.json", Body=b'{"target": "species"}')
+
+    # WHEN a larger upload arrives
+    [outcome] = invoke(upload("incoming/big/penguins.csv", PENGUINS.read_bytes()))
+
+    # THEN it converted nothing and started an execution without prepared data, for Prepare to hand on
+    assert outcome["status"] == "started"
+    assert not [key for key in keys("runs/") if "/data/" in key]
+    [execution] = executions(stack["machine"])
+    started = json.loads(client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"])
+    assert "prepared" not in started and started["settings"]["target"] == "species"
+
+    # AND one whose head already fails (no such target column) is refused in seconds, with an email
+    client("s3").put_object(Bucket=BUCKET, Key="incoming/big/dropml.json", Body=b'{"target": "kind"}')
+    [refused] = invoke(upload("incoming/big/other.csv", PENGUINS.read_bytes()))
+    assert refused["status"] == "refused"
+    [notice] = notifications(stack["queue"])
+    assert "'kind'" in notice["Message"]
+    assert len(executions(stack["machine"])) == 1

@@ -50,7 +50,7 @@ def test_deploying_the_template_creates_its_resources_as_written(patched_aws: Pa
     # AND the function has the template's handler, environment and the working tree's code
     configuration = patched_aws.client("lambda").get_function_configuration(FunctionName=function_name)
     assert configuration["Handler"] == "functions.ingest.app.lambda_handler"
-    assert configuration["Timeout"] == 300
+    assert (configuration["Timeout"], configuration["MemorySize"]) == (900, 2048)  # the template's, not Globals'
     assert configuration["Environment"]["Variables"]["STATE_MACHINE_ARN"] == outputs["StateMachineArn"]
     assert configuration["Environment"]["Variables"]["NOTIFICATION_TOPIC_ARN"] == outputs["TopicArn"]
     code_location = patched_aws.client("lambda").get_function(FunctionName=function_name)["Code"]

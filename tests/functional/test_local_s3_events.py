@@ -18,7 +18,11 @@ from tests.helpers.local import PatchedAws, RunningServer, wait_for
 
 PENGUINS = REPO_ROOT / "datasets" / "penguins" / "penguins.csv"
 PASS_DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-TEMPLATE_ENVIRONMENT = {"POWERTOOLS_METRICS_NAMESPACE": "dropml", "POWERTOOLS_SERVICE_NAME": "dropml-ingest"}
+TEMPLATE_ENVIRONMENT = {
+    "POWERTOOLS_METRICS_NAMESPACE": "dropml",
+    "POWERTOOLS_SERVICE_NAME": "dropml-ingest",
+    "LAMBDA_CONVERSION_MAX_BYTES": str(1 << 30),
+}
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 

@@ -3,10 +3,13 @@ CSV gets the same run as the S3 trigger would, and a bad input fails with a mess
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from core.container import OPT_ML_ENV
 from core.errors import UserInputError
 from core.names import run_id
 from functions import aws as lambda_clients
@@ -30,6 +33,8 @@ def bucket(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
         "MAX_TUNING_JOBS": "6",
         "MAX_PARALLEL_TUNING_JOBS": "3",
         "MAX_TRAINING_INSTANCES": "4",
+        "PROCESSING_INSTANCE_TYPE": "ml.m5.xlarge",
+        "LAMBDA_CONVERSION_MAX_BYTES": str(1 << 30),
     }.items():
         monkeypatch.setenv(name, value)
     lambda_clients.reset()
@@ -166,3 +171,102 @@ def test_every_bad_hyperparameter_is_named_before_any_job_starts(bucket: str) ->
     assert "hyperparameter eta='fast' is invalid: expected a number in [0, 1]" in reason
     assert "hyperparameter max_depth='-3' is invalid: expected an integer in [0, 1000]" in reason
     assert "hyperparameter eval_metric has unknown metric 'accuracy'" in reason
+
+
+def _run_processing_job(plan: dict, root: Path) -> subprocess.CompletedProcess[str]:
+    """Play SageMaker Processing for the job Prepare asked for: inputs down, the image's process, outputs up."""
+    s3 = client("s3")
+    for item in plan["inputs"]:
+        source = item["S3Input"]
+        bucket, key = source["S3Uri"].removeprefix("s3://").split("/", 1)
+        folder = root / source["LocalPath"].removeprefix("/opt/ml/")
+        folder.mkdir(parents=True)
+        s3.download_file(bucket, key, str(folder / key.rsplit("/", 1)[1]))
+    done = subprocess.run(
+        [str(REPO / "training_image" / "process")],
+        env={**os.environ, OPT_ML_ENV: str(root)}, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    for item in plan["outputs"]:
+        output = item["S3Output"]
+        bucket, prefix = output["S3Uri"].removeprefix("s3://").split("/", 1)
+        folder = root / output["LocalPath"].removeprefix("/opt/ml/")
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if path.is_file():
+                s3.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder)}")
+    return done
+
+
+def test_a_console_run_asking_for_processing_hands_the_conversion_to_a_processing_job(
+    bucket: str, tmp_path: Path
+) -> None:
+    # GIVEN an upload whose run is to be converted by a Processing job
+    s3 = client("s3")
+    s3.put_object(
+        Bucket=bucket, Key="incoming/penguins/penguins.csv", Body=(REPO / "datasets/penguins/penguins.csv").read_bytes()
+    )
+    document = {
+        "source": f"s3://{bucket}/incoming/penguins/penguins.csv",
+        "settings": {"target": "species", "conversion": "processing", "instance_count": 2},
+    }
+
+    # WHEN Prepare runs first
+    pending = app.lambda_handler({"input": document, "execution": "big-1"}, LambdaContext())
+
+    # THEN it converted nothing, pinned the upload and wrote the settings, and asks for the job
+    assert "plan" not in pending and pending["source"] == document["source"]
+    assert (
+        pending["conversion"]["where"] == "processing" and pending["conversion"]["reason"] == 'conversion "processing"'
+    )
+    job = pending["processing"]
+    assert job["job_name"].startswith("dropml-penguins-") and job["job_name"].endswith("-convert")
+    assert pending["conversion"]["job"] == job["job_name"] and job["instance_type"] == "ml.m5.xlarge"
+    run = job["run_id"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/penguins/{run}/")["Contents"]]
+    assert sorted(keys) == [f"runs/penguins/{run}/settings.json", f"runs/penguins/{run}/upload.csv"]
+
+    # WHEN the Processing job runs the image's process program, and Prepare runs again
+    done = _run_processing_job(job, tmp_path / "opt-ml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    converted = {"conversion": pending["conversion"], "upload": pending["upload"]}
+    planned = app.lambda_handler(
+        {"input": pending["input"], "execution": "big-1", "converted": converted}, LambdaContext()
+    )
+
+    # THEN the run is planned on the job's data (two training parts, for the two instances), and the
+    # pinned copy is gone; the upload itself is untouched
+    assert planned["run_id"] == run and planned["conversion"] == pending["conversion"]
+    assert planned["plan"]["instances"]["count"] == 2
+    assert planned["prepared"]["rows"]["train"] > 200
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/penguins/{run}/")["Contents"]}
+    assert f"runs/penguins/{run}/upload.csv" not in keys
+    assert {f"runs/penguins/{run}/data/train/part-00000.csv", f"runs/penguins/{run}/data/train/part-00001.csv"} <= keys
+    assert s3.head_object(Bucket=bucket, Key="incoming/penguins/penguins.csv")
+
+
+def test_a_processing_job_refusing_the_upload_says_why_and_writes_no_data(bucket: str, tmp_path: Path) -> None:
+    s3 = client("s3")
+    s3.put_object(Bucket=bucket, Key="incoming/ragged/data.csv", Body=b"a,b,target\n1,2,0\n3,4,1\n5,6,7,8\n")
+    document = {"source": f"s3://{bucket}/incoming/ragged/data.csv", "settings": {"conversion": "processing"}}
+    pending = app.lambda_handler({"input": document, "execution": "ragged-1"}, LambdaContext())
+
+    done = _run_processing_job(pending["processing"], tmp_path / "opt-ml")
+
+    assert done.returncode == 1
+    message = (tmp_path / "opt-ml" / "output" / "message").read_text()
+    assert "line 4" in message
+    run = pending["processing"]["run_id"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/ragged/{run}/").get("Contents", [])]
+    assert not [key for key in keys if "/data/" in key or key.endswith("schema.json")]
+
+
+@pytest.mark.parametrize(
+    ("asked", "size", "where"),
+    [("auto", 1 << 30, "lambda"), ("auto", (1 << 30) + 1, "processing"), ("lambda", 1 << 40, "lambda"),
+     ("processing", 10, "processing")],
+)  # fmt: skip
+def test_where_an_upload_is_converted(asked: str, size: int, where: str) -> None:
+    from functions.upload import conversion_site
+
+    site = conversion_site(asked, size, 1 << 30)
+    assert site.where == where
+    assert (f"{size:,} bytes" in site.reason) == (asked == "auto")

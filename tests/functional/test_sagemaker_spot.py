@@ -101,13 +101,13 @@ def test_an_interrupted_spot_job_restarts_and_resumes_from_its_checkpoint(
     ]  # fmt: skip
     assert description["EnableManagedSpotTraining"] is True
     assert description["CheckpointConfig"] == {"S3Uri": f"s3://{BUCKET}/checkpoints/"}
-    # AND the second run started from the checkpoint the first one left in S3, in the job's own folder
+    # AND the second run started from the checkpoint the first one left in S3
     resumed = [line for line in _log("bc-spot") if "resuming from the checkpoint after round" in line]
     assert len(resumed) == 1
     saved = int(resumed[0].rsplit(" ", 1)[1])
     assert saved >= 5 and saved % 5 == 0
     listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET, Prefix="checkpoints/")
-    assert {item["Key"].split("/")[1] for item in listed["Contents"]} == {"bc-spot"}
+    assert f"checkpoints/checkpoint-{saved:07d}.ubj" in [item["Key"] for item in listed["Contents"]]
     # AND the model has every round, and the time between the runs is not billed
     assert _model_rounds("jobs/bc-spot/output/model.tar.gz") == 60
     assert 1 <= description["BillableTimeInSeconds"] <= description["TrainingTimeInSeconds"]
@@ -122,3 +122,29 @@ def test_an_on_demand_job_on_the_same_engine_is_never_interrupted(
     assert description["TrainingJobStatus"] == "Completed"
     assert "Interrupted" not in [t["Status"] for t in description["SecondaryStatusTransitions"]]
     assert description["BillableTimeInSeconds"] == description["TrainingTimeInSeconds"]
+
+
+def test_a_spot_job_without_capacity_for_longer_than_its_wait_ends_stopped(
+    engine: SageMakerEngine, breast_cancer: dict
+) -> None:
+    # GIVEN an engine whose spot capacity, once taken back, returns only after the job's wait is over
+    context = dataclasses.replace(engine.context, spot_interruptions=1, spot_restart_s=60)
+    starved = SageMakerEngine(context)
+    try:
+        request = training_request(
+            "bc-no-spot",
+            breast_cancer,
+            EnableManagedSpotTraining=True,
+            StoppingCondition={"MaxRuntimeInSeconds": 10, "MaxWaitTimeInSeconds": 10},
+        )
+        job = starved.training_jobs.create(request)
+        # WHEN the wait runs out while the job waits for new instances
+        assert job.wait(timeout=60)
+        description = starved.training_jobs.describe("bc-no-spot")
+    finally:
+        starved.shutdown()
+    # THEN it ends as SageMaker ends it: Stopped, MaxWaitTimeExceeded (what the pipeline falls back on)
+    assert (description["TrainingJobStatus"], description["SecondaryStatus"]) == ("Stopped", "MaxWaitTimeExceeded")
+    assert [t["Status"] for t in description["SecondaryStatusTransitions"]][-3:] == [
+        "Interrupted", "Stopping", "MaxWaitTimeExceeded",
+    ]  # fmt: skip

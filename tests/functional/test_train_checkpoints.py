@@ -55,6 +55,21 @@ def test_a_restarted_job_continues_from_the_latest_checkpoint_to_the_same_model(
     np.testing.assert_allclose(predictions(cut, test), predictions(whole, test), rtol=1e-6)
 
 
+def test_a_job_with_other_parameters_never_resumes_from_the_checkpoint_it_finds(tmp_path, data):
+    # GIVEN the checkpoints of a tuning trial with max_depth 3, where another trial's job finds them
+    first = make_job(tmp_path / "trial", data, num_round=10, max_depth=3, checkpoint_frequency=5)
+    assert run_train(first.root).returncode == 0
+    shutil.rmtree(first.model_dir)
+    # WHEN a trial with max_depth 5 starts in that folder
+    first.hyperparameters({"num_round": 10, "max_depth": 5, "checkpoint_frequency": 5})
+    other = run_train(first.root)
+    # THEN it trains from round 0, with its own parameters, and says why it did not resume
+    assert other.returncode == 0, other.stderr
+    assert FIRST_ROUND.findall(other.stdout)[0] == "0"
+    assert "other parameters" in other.stdout + other.stderr
+    assert first.summary()["resumed_from_round"] in (None, 0)
+
+
 def test_a_killed_job_resumes_from_what_it_had_saved(tmp_path, data):
     opt_ml = make_job(tmp_path / "job", data, num_round=2000, max_depth=1, checkpoint_frequency=50)
     first = start_train(opt_ml.root)

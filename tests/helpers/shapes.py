@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -257,6 +258,7 @@ def write(path: Path, shape: str, megabytes: float, *, seed: int = 0) -> int:
     with path.open("wb") as out:
         while out.tell() < megabytes * 1e6:
             block = make(rng, rows, BLOCK_ROWS if shape != "wide" else BLOCK_ROWS // 20)
+            quote: Literal["non_numeric", "necessary"]
             quote = "non_numeric" if shape == "quoted_text" else "necessary"
             block.write_csv(out, separator=separator, include_header=rows == 0, quote_style=quote)
             rows += block.height

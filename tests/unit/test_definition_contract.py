@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.container import PROCESS_PROGRAM
 from core.names import OWNER_TAG
 from functions.notify.report import ADVICE
-from functions.run_document import RunDocument, State, Step
+from functions.run_document import PendingConversion, RunDocument, State, Step
 
 DEFINITION = Path(__file__).resolve().parents[2] / "state_machine" / "pipeline.asl.json"
 # A JSONPath into the state document: "$.plan.names.endpoint", "$.failed_trials.reasons[0]" (no filters).
@@ -124,14 +125,23 @@ def _fields(node: dict[str, Any]) -> set[str]:
     return {name for branch in node.get("anyOf", [node]) for name in branch.get("properties", {})}
 
 
+# The states between "Prepare data" handing back a Processing job and Prepare planning the converted
+# data read and write that pending document, not the run document.
+PENDING_STATES = {State.CONVERT, State.PLAN_CONVERTED}
+
+
 def contract_problems(definition: dict[str, Any]) -> list[str]:
-    schema = RunDocument.model_json_schema(by_alias=True)
-    defs = schema.get("$defs", {})
+    schemas = {
+        False: RunDocument.model_json_schema(by_alias=True),
+        True: PendingConversion.model_json_schema(by_alias=True),
+    }
     problems = []
     for state, path in read_paths(definition):
-        if _resolve(schema, path) is None:
+        if _resolve(schemas[state in PENDING_STATES], path) is None:
             problems.append(f"{state!r} reads {path}, which the run document does not have")
     for state, path, keys in written_shapes(definition):
+        schema = schemas[state in PENDING_STATES]
+        defs = schema.get("$defs", {})
         node = _resolve(schema, path)
         if node is None:
             problems.append(f"{state!r} writes {path}, which the run document does not have")
@@ -184,6 +194,12 @@ def test_states_that_code_names_exist_and_each_job_kind_has_one_task() -> None:
     resources = [state.get("Resource", "") for state in states.values()]
     assert resources.count("arn:aws:states:::sagemaker:createTrainingJob.sync") == 1
     assert resources.count("arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync") == 1
+    assert resources.count("arn:aws:states:::sagemaker:createProcessingJob.sync") == 1
+
+
+def test_the_processing_job_runs_the_images_process_program() -> None:
+    convert = load_definition()["States"][State.CONVERT]["Parameters"]
+    assert convert["AppSpecification"]["ContainerEntrypoint"] == [PROCESS_PROGRAM]
 
 
 # Step Functions names errors by integration: the optimized SageMaker integration raises the Java SDK's

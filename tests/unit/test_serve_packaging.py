@@ -110,7 +110,7 @@ def test_dockerfile_ships_core_and_the_image_code_with_train_and_serve_on_path()
         assert (REPO / source).exists(), f"COPY {source}: no such path in the build context"
 
 
-@pytest.mark.parametrize("script", ["serve", "train"])
+@pytest.mark.parametrize("script", ["serve", "train", "process"])
 def test_the_contract_executables_exist_and_are_executable(script: str) -> None:
     assert os.access(IMAGE / script, os.X_OK)
     assert (IMAGE / script).read_text().startswith("#!/bin/sh")
