@@ -24,6 +24,8 @@ from core.machine import cpu_count
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SPOT_INTERRUPTIONS_ENV = "DROPML_LOCAL_SPOT_INTERRUPTIONS"
+DEFAULT_MAX_RUNTIME_S = 86_400
+"""A job's ``MaxRuntimeInSeconds`` when its request sets none: "The default value is 1 day" (AWS)."""
 DEFAULT_ACCOUNT_ID = "123456789012"
 
 

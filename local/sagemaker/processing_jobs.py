@@ -50,7 +50,7 @@ from botocore.exceptions import ClientError
 from core.container import DEFAULT_OPT_ML, HOST_ADDRESSES_ENV, PROCESS_PROGRAM, OptMlLayout, host_names
 from local.sagemaker import s3
 from local.sagemaker.capacity import capacity_failure
-from local.sagemaker.context import AwsAccount, EngineContext
+from local.sagemaker.context import DEFAULT_MAX_RUNTIME_S, AwsAccount, EngineContext
 from local.sagemaker.errors import ResourceInUse, ValidationError
 from local.sagemaker.images import unrunnable_reason
 from local.sagemaker.logs import LogStream
@@ -65,7 +65,6 @@ RESOURCE_CONFIG_FILE: Final = "config/resourceconfig.json"
 ALGORITHM_ERROR: Final = "AlgorithmError: See job logs for more information"
 MAX_RUNTIME_EXCEEDED: Final = "Processing job exceeded MaxRuntimeInSeconds provided"
 EXIT_MESSAGE_MAX: Final = 1024  # "the first 1 KB of this file"
-_DEFAULT_MAX_RUNTIME_S: Final = 86_400  # what processingjobconfig.json shows when the request sets none
 _S3_INPUT_DEFAULTS: Final = {  # an S3Input as processingjobconfig.json shows it
     "S3InputMode": "File",
     "S3DataDistributionType": "FullyReplicated",
@@ -275,7 +274,7 @@ class ProcessingJob:
         return config
 
     def _max_runtime_s(self) -> int:
-        return int((self.request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", _DEFAULT_MAX_RUNTIME_S))
+        return int((self.request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_S))
 
     def _download(self) -> None:
         client = self._aws().client("s3")

@@ -80,22 +80,21 @@ def _scalar_limits(shape: Shape, value: Any) -> list[str]:
             found.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
         return found
     if isinstance(value, int) and not isinstance(value, bool):
-        found = []
-        if "min" in rules and value < rules["min"]:
-            found.append(f"Member must have value greater than or equal to {rules['min']}")
-        if "max" in rules and value > rules["max"]:
-            found.append(f"Member must have value less than or equal to {rules['max']}")
-        return found
+        return _bounds(rules, value, "value")
     return []
 
 
 def _size_limits(shape: Shape, size: int) -> list[str]:
-    rules = shape.metadata
+    return _bounds(shape.metadata, size, "length")
+
+
+def _bounds(rules: Mapping[str, Any], measured: int, what: str) -> list[str]:
+    """The model's ``min``/``max`` on a number's value or a string's, list's or map's length."""
     found = []
-    if "min" in rules and size < rules["min"]:
-        found.append(f"Member must have length greater than or equal to {rules['min']}")
-    if "max" in rules and size > rules["max"]:
-        found.append(f"Member must have length less than or equal to {rules['max']}")
+    if "min" in rules and measured < rules["min"]:
+        found.append(f"Member must have {what} greater than or equal to {rules['min']}")
+    if "max" in rules and measured > rules["max"]:
+        found.append(f"Member must have {what} less than or equal to {rules['max']}")
     return found
 
 

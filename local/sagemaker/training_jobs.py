@@ -59,7 +59,7 @@ from core.container import (
 from local.ports import free_port
 from local.sagemaker import s3
 from local.sagemaker.capacity import capacity_failure
-from local.sagemaker.context import AwsAccount, EngineContext
+from local.sagemaker.context import DEFAULT_MAX_RUNTIME_S, AwsAccount, EngineContext
 from local.sagemaker.errors import ResourceInUse, ValidationError
 from local.sagemaker.images import builtin_metric_definitions, unrunnable_reason
 from local.sagemaker.logs import TRAINING_LOG_GROUP, LogStream
@@ -82,7 +82,6 @@ _MESSAGES = {
     "MaxWaitTimeExceeded": "Training job exceeded MaxWaitTimeInSeconds provided",
 }
 _POLL_S = 0.1
-_DEFAULT_MAX_RUNTIME_S = 86_400  # AWS: "The default value is 1 day"
 _CHECKPOINT_SYNC_EVERY_S = 5.0
 
 
@@ -601,7 +600,7 @@ def check_spot(request: Mapping[str, Any]) -> None:
     """AWS's checks of a managed spot job's stopping condition (CreateTrainingJob, and a tuning job's
     training job definition), with AWS's messages."""
     stopping = request.get("StoppingCondition") or {}
-    wait, runtime = stopping.get("MaxWaitTimeInSeconds"), stopping.get("MaxRuntimeInSeconds", _DEFAULT_MAX_RUNTIME_S)
+    wait, runtime = stopping.get("MaxWaitTimeInSeconds"), stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_S)
     if not request.get("EnableManagedSpotTraining"):
         if wait is not None:
             raise ValidationError(
