@@ -124,15 +124,23 @@ def download_prefix(s3: Any, location: S3Location, destination: Path) -> None:
 
 
 def upload_folder(s3: Any, source: Path, location: S3Location, already: dict[str, tuple[int, int]]) -> None:
-    """Upload files of ``source`` that are new or changed since ``already`` (path → size, mtime)."""
+    """Upload files of ``source`` that are new or changed since ``already`` (path → size, mtime).
+
+    The program writes the folder while it is synced: a file listed may be gone before it is read (a
+    checkpoint renamed from its temporary name, or pruned). It is skipped; the next sync sees the folder
+    as it is then.
+    """
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         relative = path.relative_to(source).as_posix()
-        stat = path.stat()
-        fingerprint = (stat.st_size, stat.st_mtime_ns)
-        if already.get(relative) == fingerprint:
-            continue
         target = location.child(relative)
-        s3.upload_file(str(path), target.bucket, target.key)
+        try:
+            stat = path.stat()
+            fingerprint = (stat.st_size, stat.st_mtime_ns)
+            if already.get(relative) == fingerprint:
+                continue
+            s3.upload_file(str(path), target.bucket, target.key)
+        except FileNotFoundError:
+            continue
         already[relative] = fingerprint
 
 

@@ -148,3 +148,32 @@ def test_a_spot_job_without_capacity_for_longer_than_its_wait_ends_stopped(
     assert [t["Status"] for t in description["SecondaryStatusTransitions"]][-3:] == [
         "Interrupted", "Stopping", "MaxWaitTimeExceeded",
     ]  # fmt: skip
+
+
+def test_a_checkpoint_renamed_while_the_folder_syncs_is_skipped_not_a_job_failure(aws: str, tmp_path) -> None:
+    from local.sagemaker import s3
+
+    # GIVEN a checkpoint folder the program is writing: a temporary file it renames while the sync runs
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=BUCKET)
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    (folder / ".partial-1.ubj").write_bytes(b"half")
+    (folder / "checkpoint-0000005.ubj").write_bytes(b"five")
+
+    class Renaming:
+        """S3 as the job's role reaches it, while the program renames its temporary file meanwhile."""
+
+        def upload_file(self, path: str, bucket: str, key: str) -> None:
+            if (folder / ".partial-1.ubj").exists():
+                (folder / ".partial-1.ubj").rename(folder / "checkpoint-0000010.ubj")
+            client.upload_file(path, bucket, key)
+
+    # WHEN the folder syncs, then syncs again
+    synced: dict[str, tuple[int, int]] = {}
+    s3.upload_folder(Renaming(), folder, s3.S3Location(BUCKET, "ckpt"), synced)
+    s3.upload_folder(Renaming(), folder, s3.S3Location(BUCKET, "ckpt"), synced)
+
+    # THEN the vanished file was skipped, and the next sync uploaded what the folder then held
+    keys = sorted(item["Key"] for item in client.list_objects_v2(Bucket=BUCKET, Prefix="ckpt/")["Contents"])
+    assert keys == ["ckpt/checkpoint-0000005.ubj", "ckpt/checkpoint-0000010.ubj"]
