@@ -17,7 +17,7 @@ import polars as pl
 
 from core.conversion import frame
 from core.conversion import source as locations
-from core.conversion.encode import WRITE_BATCH_BYTES, Column, Parts, write_splits
+from core.conversion.encode import Column, Parts, write_splits
 from core.conversion.frame import SPLITS
 from core.conversion.layout import SAMPLE_BYTES, Layout, read_layout
 from core.conversion.profile import (
@@ -92,7 +92,7 @@ def convert(
             raise UserInputError(f"the file could not be read as CSV: {exc.detail}") from None
         blank = counts.trailing_blank_lines if _tally_agrees(layout, counts, learned) else check_structure().blank_lines
         schema, plan, features = _plan(layout, target, learned, blank, settings)
-        batches = frame.batches(
+        rows = frame.rows_to_write(
             source,
             layout,
             learned.numeric,
@@ -100,19 +100,11 @@ def convert(
             columns=sorted({target, *(column.index for column in features)}),
             target=target,
             fractions=settings.split,
-            batch_bytes=WRITE_BATCH_BYTES,
+            any_missing_target=learned.target_missing > 0,
         )
         parts = Parts(out, storage_options, max_rows=_rows_per_part(learned, settings))
         try:
-            write_splits(
-                batches,
-                target,
-                learned.numeric[target],
-                plan,
-                features,
-                parts,
-                drop_missing_target=learned.target_missing > 0,
-            )
+            write_splits(rows, target, learned.numeric[target], plan, features, parts)
         except pl.exceptions.PolarsError as exc:
             # A column read as numbers (never parsed by the profile) holds text further down: remove
             # what was written, read it as text and start over (it may now be categorical). Anything
@@ -130,10 +122,10 @@ def convert(
         return ConversionResult(schema, counts.size, layout.delimiter, parts.written)
 
 
-def _rows_per_part(learned: Profile, settings: DatasetSettings) -> dict[str, int]:
+def _rows_per_part(learned: Profile, settings: DatasetSettings) -> int | None:
     """A training split asked for N instances is written as at least N parts (see :class:`Parts`)."""
     wanted = settings.instance_count if isinstance(settings.instance_count, int) else 1
-    return {SPLITS[0]: max(1, math.ceil(learned.split_rows[0] / wanted))} if wanted > 1 else {}
+    return max(1, math.ceil(learned.split_rows[0] / wanted)) if wanted > 1 else None
 
 
 def _plan(

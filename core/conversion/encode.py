@@ -1,16 +1,17 @@
-"""The write pass: target-first, headerless, numbers-only CSV parts for each split, in one read.
+"""The write pass: target-first, headerless, numbers-only CSV parts for each split, in one streaming query.
 
 The encoding is :meth:`core.schema.Feature.encode` vectorised: a missing value is an empty field
 (never 0), booleans are 0/1, a categorical column becomes one 0/1 column per vocabulary entry (plus
 ``__other__`` when capped); a value outside an uncapped vocabulary, like a missing one, leaves the
-whole group empty. Rows are encoded batch by batch (:func:`core.conversion.frame.batches`, for bounded
-memory) and each split is written as numbered parts of about ``PART_BYTES``, so that a large training
-split reaches SageMaker as many objects (``ShardedByS3Key`` spreads whole objects over instances).
+whole group empty. The rows (:func:`core.conversion.frame.rows_to_write`) are encoded once and each
+split is sunk as numbered parts of about ``PART_BYTES``, so that a large training split reaches
+SageMaker as many objects (``ShardedByS3Key`` spreads whole objects over instances). The three sinks
+run as one streaming query: the file is read once, and memory is polars' pipeline, not the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -21,8 +22,7 @@ from core.conversion.source import child
 from core.conversion.target import TargetPlan
 from core.schema import Feature
 
-PART_BYTES = 32 << 20  # encoded rows per part, in memory (each split holds at most this much unwritten)
-WRITE_BATCH_BYTES = 16 << 20  # raw text of the columns read per batch
+PART_BYTES = 32 << 20  # encoded rows per part, as polars estimates them in memory
 
 
 @dataclass(frozen=True)
@@ -35,54 +35,47 @@ class Column:
     feature: Feature
 
 
-def part_path(out: str, split: str, number: int) -> str:
-    return child(out, split, f"part-{number:05d}.csv")
+def part_name(number: int) -> str:
+    return f"part-{number:05d}.csv"
 
 
 @dataclass
 class Parts:
-    """The parts written so far under ``out`` (each split's in order), and the rows waiting for the next.
+    """Where each split's parts go (``out``/split/), and every part polars has begun to write.
 
-    A part ends at ``PART_BYTES`` of encoded rows, or sooner at ``max_rows`` rows of its split: a small
-    training split asked to train on N instances still needs N parts, since ``ShardedByS3Key`` gives
-    each instance whole objects and an instance with none fails.
+    A part ends at ``PART_BYTES`` of encoded rows, or sooner at ``max_rows`` rows: a small training
+    split asked to train on N instances still needs N parts, since ``ShardedByS3Key`` gives each
+    instance whole objects and an instance with none fails (the other splits, as polars partitions
+    them by one limit, may get more parts than they need, which costs nothing). A part is recorded when polars asks
+    for its name, before it writes it, so a failed write can remove what it left behind.
     """
 
     out: str
     storage_options: Mapping[str, str] | None
-    max_rows: Mapping[str, int] = field(default_factory=dict)
+    max_rows: int | None = None
     written: dict[str, list[str]] = field(default_factory=lambda: {split: [] for split in SPLITS})
-    _pending: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {split: [] for split in SPLITS})
-    _pending_bytes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SPLITS, 0))
-    _pending_rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SPLITS, 0))
 
-    def add(self, split: str, rows: pl.DataFrame) -> None:
-        limit = self.max_rows.get(split)
-        while not rows.is_empty():
-            room = rows.height if limit is None else limit - self._pending_rows[split]
-            taken, rows = rows.head(room), rows.slice(room)
-            self._pending[split].append(taken)
-            self._pending_rows[split] += taken.height
-            self._pending_bytes[split] += int(taken.estimated_size())
-            if self._pending_bytes[split] >= PART_BYTES or self._pending_rows[split] == limit:
-                self._flush(split)
+    def sink(self, rows: pl.LazyFrame) -> None:
+        """Write ``rows`` as the parts of the split each is in (``SPLIT``, dropped from the output)."""
 
-    def close(self) -> None:
-        for split in SPLITS:
-            self._flush(split)
+        def name(args: pl.io.partition.FileProviderArgs) -> str:
+            split = SPLITS[args.partition_keys.item(0, 0)]
+            self.written[split].append(child(self.out, split, part_name(args.index_in_partition)))
+            return f"{split}/{part_name(args.index_in_partition)}"
+
+        parts = pl.PartitionBy(
+            self.out,
+            key=SPLIT,
+            include_key=False,
+            file_path_provider=name,
+            max_rows_per_file=self.max_rows,
+            approximate_bytes_per_file=PART_BYTES,
+        )
+        options = dict(self.storage_options) if self.storage_options else None
+        rows.sink_csv(parts, include_header=False, storage_options=options, mkdir=True, engine="streaming")
 
     def files(self) -> list[str]:
         return [path for split in SPLITS for path in self.written[split]]
-
-    def _flush(self, split: str) -> None:
-        if not self._pending[split]:
-            return
-        path = part_path(self.out, split, len(self.written[split]))
-        rows = pl.concat(self._pending[split], rechunk=False)
-        self._pending[split], self._pending_bytes[split], self._pending_rows[split] = [], 0, 0
-        self.written[split].append(path)  # before writing: a failed write may leave part of it behind
-        options = dict(self.storage_options) if self.storage_options else None
-        rows.lazy().sink_csv(path, include_header=False, storage_options=options, mkdir=True)
 
 
 def label_expression(index: int, numeric_read: bool, plan: TargetPlan) -> pl.Expr:
@@ -103,40 +96,37 @@ def label_expression(index: int, numeric_read: bool, plan: TargetPlan) -> pl.Exp
 def feature_expressions(column: Column) -> tuple[list[pl.Expr], list[pl.Expr]]:
     """The column's output expressions, and the per-row values they share, computed first and once.
 
-    A categorical column's 100 one-hot outputs all compare the same (stripped) value and test the same
-    "missing" and "in the vocabulary": written inline, polars evaluated each of those per output,
-    which made the write pass of text-heavy files 7× slower than the reading (measured by
-    ``benchmarks/ingest.py``); as named columns they are computed once per batch.
+    A categorical column's value is turned once into its place in the vocabulary (a cast to an
+    ``Enum`` of it: null when missing or outside it; past the end for ``__other__``), so each of its
+    one-hot outputs is one integer comparison. Written as a string comparison per output, with the
+    "missing" and "known" tests inline, polars evaluated all of it per output, which made the write
+    pass of text-heavy files several times slower than the reading (measured by ``benchmarks/ingest.py``).
     """
     feature = column.feature
     if feature.kind == "numeric":
         return [], [frame.as_number(column.index, column.numeric_read)]
     if feature.kind == "boolean":
         return [], [frame.as_boolean(column.index)]
-    names = [f"_value{column.index}", f"_known{column.index}", f"_missing{column.index}"]
-    value, known, missing = (pl.col(name) for name in names)
+    name = f"_place{column.index}"
     text = frame.text(column.index) if column.padded else pl.col(frame.internal(column.index))
-    shared = [text.alias(names[0]), text.is_in(list(feature.categories)).alias(names[1])]
-    if not feature.capped:
-        # Missing values are never in a vocabulary: "not in it" (missing or unseen) empties the group.
-        return shared, [pl.when(known).then((value == category).cast(pl.UInt8)) for category in feature.categories]
-    shared.append(frame.is_missing(column.index, column.numeric_read).alias(names[2]))
-    hot = [(value == category).cast(pl.UInt8) for category in feature.categories]
-    hot.append((~known).cast(pl.UInt8))
-    return shared, [pl.when(missing).then(pl.lit(None, pl.UInt8)).otherwise(expression) for expression in hot]
+    place = text.cast(pl.Enum(feature.categories), strict=False).to_physical().cast(pl.UInt32)
+    outputs = len(feature.categories)
+    if feature.capped:  # outside the vocabulary is __other__ (the last output); missing empties the group
+        missing = frame.is_missing(column.index, column.numeric_read)
+        place = pl.when(~missing).then(place.fill_null(outputs))
+        outputs += 1
+    return [place.alias(name)], [(pl.col(name) == k).cast(pl.UInt8) for k in range(outputs)]
 
 
 def write_splits(
-    batches: Iterable[pl.DataFrame],
+    rows: pl.LazyFrame,
     target: int,
     target_numeric_read: bool,
     plan: TargetPlan,
     columns: Sequence[Column],
     parts: Parts,
-    *,
-    drop_missing_target: bool,
 ) -> None:
-    """Write each split's rows that have a target to ``parts``; raises polars' error if a value fails to parse."""
+    """Write ``rows`` (with their ``SPLIT``) to ``parts``; raises polars' error if a value fails to parse."""
     shared: list[pl.Expr] = []
     expressions = [label_expression(target, target_numeric_read, plan)]
     for column in columns:
@@ -144,9 +134,4 @@ def write_splits(
         shared += values
         expressions += outputs
     named = [expression.alias(f"o{i}") for i, expression in enumerate(expressions)]
-    for batch in batches:
-        rows = batch.filter(~frame.is_missing(target, target_numeric_read)) if drop_missing_target else batch
-        encoded = rows.with_columns(shared).select(*named, SPLIT)
-        for k, split in enumerate(SPLITS):
-            parts.add(split, encoded.filter(pl.col(SPLIT) == k).drop(SPLIT))
-    parts.close()
+    parts.sink(rows.with_columns(shared).select(*named, SPLIT))

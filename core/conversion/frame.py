@@ -18,6 +18,7 @@ from core.schema import FALSE_TOKENS, MISSING_TOKENS, TRUE_TOKENS
 from core.settings import SplitFractions
 
 SPLIT = "__split"
+ROW = "__row"  # the write pass's row number among rows that have a target
 SPLITS = DATA_CHANNELS  # each split is the training channel of its name
 # The n-th row that has a target goes to a split by the fractional part of n * (golden ratio - 1): a
 # low-discrepancy sequence, so every stretch of the file is spread over the splits in proportion (a
@@ -71,11 +72,12 @@ def batches(
     Each column is read as a number or as text (``numeric``); a batch holds about ``batch_bytes`` of
     the columns' raw text (:func:`batch_rows`).
 
-    Why batches and not one streaming query: the split is a running count of the rows that have a
-    target, and polars' streaming engine reads ahead without bound into such a running sum whenever
-    what follows it is slower than the CSV reader (a 960 MB upload with seven text columns peaked at
-    1 GB). Read in order, a batch at a time, memory is what one batch holds, and each batch's split
-    continues the count of the batches before it, so every row gets the split it would in one query.
+    The profile reads this way because it folds each batch into summaries in Python, and it counts the
+    rows without a target too, so the split is a running count of the rows that have one: polars'
+    streaming engine reads ahead without bound into such a running sum whenever what follows it is
+    slower than the CSV reader (a 960 MB upload with seven text columns peaked at 1 GB). Read in
+    order, a batch at a time, memory is what one batch holds, and each batch's split continues the
+    count of the batches before it, so every row gets the split :func:`rows_to_write` gives it.
     """
     rows = _read(source, layout, numeric, reader_null_values(layout), storage_options)
     missing = is_missing(target, numeric[target])
@@ -84,6 +86,33 @@ def batches(
     for batch in selected.collect_batches(chunk_size=batch_rows(layout, columns, batch_bytes)):
         yield batch.with_columns(split(target, numeric[target], fractions, before))
         before += batch.height - int(batch.select(missing.sum()).item())
+
+
+def rows_to_write(
+    source: str,
+    layout: Layout,
+    numeric: Sequence[bool],
+    storage_options: Mapping[str, str] | None,
+    *,
+    columns: Sequence[int],
+    target: int,
+    fractions: SplitFractions,
+    any_missing_target: bool,
+) -> pl.LazyFrame:
+    """The write pass's rows: ``columns`` of every row that has a target, in file order, with its split.
+
+    ``any_missing_target`` (what the profile found) skips the filter where it would keep every row.
+
+    One streaming query, not :func:`batches`: once the rows without a target are filtered out, a row's
+    place among those with one is its row index, which polars' streaming engine numbers as rows pass
+    (bounded memory, measured in ``docs/scale.md``), where the running sum that :func:`batches` avoids
+    made it read ahead without bound. Each row gets the split :func:`split` gives it in the profile.
+    """
+    rows = _read(source, layout, numeric, reader_null_values(layout), storage_options)
+    selected = rows.select([internal(i) for i in columns])
+    if any_missing_target:
+        selected = selected.filter(~is_missing(target, numeric[target]))
+    return selected.with_row_index(ROW, offset=1).with_columns(split_of(pl.col(ROW), fractions)).drop(ROW)
 
 
 def batch_rows(layout: Layout, columns: Sequence[int], batch_bytes: int) -> int:
@@ -97,7 +126,11 @@ def batch_rows(layout: Layout, columns: Sequence[int], batch_bytes: int) -> int:
 
 def split(target: int, numeric: bool, fractions: SplitFractions, before: int = 0) -> pl.Expr:
     """Each row's split (see ``GOLDEN``), where ``before`` rows with a target came before these rows."""
-    nth = (~is_missing(target, numeric)).cast(pl.UInt32).cum_sum() + before
+    return split_of((~is_missing(target, numeric)).cast(pl.UInt32).cum_sum() + before, fractions)
+
+
+def split_of(nth: pl.Expr, fractions: SplitFractions) -> pl.Expr:
+    """The split of the ``nth`` row that has a target (counted from 1), as :data:`GOLDEN` spreads them."""
     position = (nth.cast(pl.Float64) * GOLDEN) % 1.0
     return (
         pl.when(position < fractions.train)

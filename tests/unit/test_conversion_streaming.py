@@ -71,10 +71,30 @@ def test_text_appearing_after_the_head_turns_a_number_column_into_categories(tmp
     lines[-5] = lines[-5].replace(lines[-5].split(",")[1], "unknown", 1)
     lines[-3] = lines[-3].replace(lines[-3].split(",")[2], " NaN ", 1)  # a spelling of missing
     (tmp_path / "f.csv").write_text("\n".join(lines) + "\n")
-    schema = convert(str(tmp_path / "f.csv"), str(tmp_path / "out"), DatasetSettings()).schema
-    kinds = {f.name: f.kind for f in schema.features}
+    result = convert(str(tmp_path / "f.csv"), str(tmp_path / "out"), DatasetSettings())
+    kinds = {f.name: f.kind for f in result.schema.features}
     assert kinds == {"a": "numeric", "b": "categorical", "c": "numeric", "kind": "categorical"}
-    assert schema.rows["train"] + schema.rows["validation"] + schema.rows["test"] == ROWS
+    assert result.schema.rows["train"] + result.schema.rows["validation"] + result.schema.rows["test"] == ROWS
+    # AND the parts the failed first write left behind are gone: the folder holds what the result lists
+    listed = {path for split in SPLITS for path in result.files[split]}
+    assert {str(path) for path in (tmp_path / "out").rglob("*.csv")} == listed
+
+
+def test_a_training_split_for_three_instances_is_three_parts_of_the_same_rows_in_order(tmp_path: Path) -> None:
+    """ShardedByS3Key hands each instance whole objects: a split smaller than one part still needs one
+    per instance, and splitting it must not lose, repeat or reorder a row."""
+    numeric_file(tmp_path / "f.csv", ROWS)
+    one = convert(str(tmp_path / "f.csv"), str(tmp_path / "one"), DatasetSettings())
+    three = convert(str(tmp_path / "f.csv"), str(tmp_path / "three"), DatasetSettings(instance_count=3))
+    assert len(one.files["train"]) == 1
+    assert len(three.files["train"]) >= 3
+    assert sorted(three.files["train"]) == three.files["train"]
+    rows = [Path(part).read_text().splitlines() for part in three.files["train"]]
+    assert max(len(part) for part in rows) <= -(-three.schema.rows["train"] // 3)
+    assert [line for part in rows for line in part] == Path(one.files["train"][0]).read_text().splitlines()
+    for split in SPLITS[1:]:
+        lines = [line for part in three.files[split] for line in Path(part).read_text().splitlines()]
+        assert lines == [line for part in one.files[split] for line in Path(part).read_text().splitlines()]
 
 
 def convert_alone(source: Path, out: Path) -> tuple[float, Schema]:
