@@ -36,6 +36,7 @@ class State(StrEnum):
 
     PREPARE = "Prepare data"
     CONVERT = "Convert on SageMaker Processing"
+    REMOVE_UPLOAD_COPY = "Remove the run's copy of the upload"
     PLAN_CONVERTED = "Plan the converted data"
     TRAIN = "Train"
     TUNE = "Tune"
@@ -338,9 +339,17 @@ class Conversion(_Document):
     instance_type: str | None = None
 
 
+class S3Object(_Document):
+    """One object, as S3's API names it (the definition deletes it with an aws-sdk task)."""
+
+    bucket: str
+    key: str
+
+
 class ProcessingPlan(_Document):
     """A CreateProcessingJob request's parts the definition reads (``ProcessingInputs`` and ``Outputs``
-    in the API's own shape), decided by Prepare."""
+    in the API's own shape), decided by Prepare; and the run's copy of the upload that the job reads,
+    which the definition deletes if the job fails (Prepare deletes it once the job has succeeded)."""
 
     job_name: str
     run_id: str
@@ -349,6 +358,7 @@ class ProcessingPlan(_Document):
     max_runtime_seconds: int
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
+    upload_copy: S3Object
 
 
 class UploadIdentity(_Document):

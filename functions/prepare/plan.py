@@ -36,9 +36,19 @@ from core.names import (
 )
 from core.parameter_ranges import combinations
 from core.problems import PROBLEMS
+from core.s3 import split_s3_uri
 from core.schema import Schema
 from core.settings import DatasetSettings, TuningSettings
-from functions.run_document import Attempt, Channel, Instances, JobNames, Plan, ProcessingPlan, TuningStrategyConfig
+from functions.run_document import (
+    Attempt,
+    Channel,
+    Instances,
+    JobNames,
+    Plan,
+    ProcessingPlan,
+    S3Object,
+    TuningStrategyConfig,
+)
 
 ATTEMPT_ID_LENGTH = 10
 # How long a run waits, at most, in each of its polling loops: for a Failed endpoint to be deleted, for
@@ -178,6 +188,7 @@ def processing_plan(
         }
 
     namer = _Namer(prefix, dataset, attempt_id(execution_name))
+    upload_bucket, upload_key = split_s3_uri(upload_uri)
     return ProcessingPlan(
         job_name=namer.within(PROCESSING_JOB_NAME_MAX, "convert"),
         run_id=run_id,
@@ -189,6 +200,7 @@ def processing_plan(
             result("data", data_uri.rstrip("/"), PROCESSING_DATA),
             result("schema", run_uri.rstrip("/"), PROCESSING_SCHEMA),
         ],
+        upload_copy=S3Object(bucket=upload_bucket, key=upload_key),
     )
 
 

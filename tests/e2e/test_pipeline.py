@@ -527,3 +527,31 @@ def test_a_dataset_converted_by_a_processing_job_trains_on_two_sharded_spot_inst
     assert f"on 2 × {job['ResourceConfig']['InstanceType']} (CPU, spot)" in body
     assert "Instances: instance_count 2" in body
     assert f"Training time: {job['TrainingTimeInSeconds']} s, {job['BillableTimeInSeconds']} s billable" in body
+
+
+def test_a_processing_job_that_refuses_the_upload_is_emailed_and_leaves_no_copy_of_it(pipeline: Pipeline) -> None:
+    # GIVEN a dataset whose uploads a Processing job converts
+    pipeline.upload("incoming/late-ragged/dropml.json", json.dumps({"conversion": "processing"}).encode())
+
+    # WHEN a CSV is uploaded whose head is fine (the ingest checks only that) and whose last row has a
+    # field too many
+    pipeline.upload("incoming/late-ragged/data.csv", b"a,b,target\n1,2,0\n3,4,1\n5,6,0\n7,8,1,9\n")
+    arn = pipeline.execution_of("incoming/late-ragged/data.csv")
+
+    # THEN the job failed with the conversion's own words, and the run failed at Prepare data
+    described = pipeline.finished(arn)
+    assert described["status"] == "FAILED"
+    entered = pipeline.states_entered(arn)
+    assert entered[:3] == ["Prepare data", "Converted?", "Convert on SageMaker Processing"]
+    assert entered[3:5] == ["Remove the run's copy of the upload", "Preparing data failed"]
+    jobs = pipeline.client("sagemaker").list_processing_jobs(NameContains="late-ragged")["ProcessingJobSummaries"]
+    assert [job["ProcessingJobStatus"] for job in jobs] == ["Failed"]
+    job = pipeline.client("sagemaker").describe_processing_job(ProcessingJobName=jobs[0]["ProcessingJobName"])
+    assert "line 5" in job["ExitMessage"]
+    body = decoded(pipeline.email("dropml late-ragged: FAILED at Prepare data"))
+    assert "line 5" in body
+    # AND the run's copy of the upload (as large as the upload) is gone, the upload itself untouched
+    listed = pipeline.client("s3").list_objects_v2(Bucket=pipeline.bucket, Prefix="runs/late-ragged/")
+    assert not [item["Key"] for item in listed.get("Contents", []) if item["Key"].endswith("/upload.csv")]
+    kept = pipeline.client("s3").get_object(Bucket=pipeline.bucket, Key="incoming/late-ragged/data.csv")
+    assert kept["Body"].read() == b"a,b,target\n1,2,0\n3,4,1\n5,6,0\n7,8,1,9\n"

@@ -127,7 +127,7 @@ def _fields(node: dict[str, Any]) -> set[str]:
 
 # The states between "Prepare data" handing back a Processing job and Prepare planning the converted
 # data read and write that pending document, not the run document.
-PENDING_STATES = {State.CONVERT, State.PLAN_CONVERTED}
+PENDING_STATES = {State.CONVERT, State.REMOVE_UPLOAD_COPY, State.PLAN_CONVERTED}
 
 
 def contract_problems(definition: dict[str, Any]) -> list[str]:
@@ -204,10 +204,11 @@ def test_the_processing_job_runs_the_images_process_program() -> None:
 
 # Step Functions names errors by integration: the optimized SageMaker integration raises the Java SDK's
 # names (SageMaker.AmazonSageMakerException for what the model does not declare), an aws-sdk task
-# raises SageMaker.SageMakerException for those ("AWS SDK service integrations", Step Functions guide).
+# raises <Service>.<Service>Exception for those ("AWS SDK service integrations", Step Functions guide).
 INTEGRATION_ERRORS = {
     "sagemaker": "SageMaker.AmazonSageMakerException",
     "aws-sdk:sagemaker": "SageMaker.SageMakerException",
+    "aws-sdk:s3": "S3.S3Exception",
 }
 # Tasks whose errors are their answer: DescribeEndpoint's "Could not find endpoint" means "deleted",
 # and a retry on its error name (shared with throttling) would retry that answer.
@@ -217,7 +218,9 @@ ANSWER_IN_THE_ERROR = {"Is the failed endpoint gone?"}
 def _integration(resource: str) -> str:
     if ":lambda:" in resource:
         return "lambda"
-    return "aws-sdk:sagemaker" if ":aws-sdk:sagemaker:" in resource else "sagemaker"
+    if ":aws-sdk:" in resource:
+        return "aws-sdk:" + resource.split(":aws-sdk:")[1].split(":")[0]
+    return "sagemaker"
 
 
 def test_every_task_of_one_integration_retries_the_same_way_on_names_it_raises() -> None:
