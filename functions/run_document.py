@@ -316,6 +316,9 @@ class Evaluation(_Document):
     endpoint_exists: bool
     endpoint_status: str | None = Field(description="None when there is no endpoint; Failed ones are replaced")
     example_record: dict[str, Any] = Field(description="a real row of this run, for the email's example call")
+    example_csv: str = Field(
+        "", description="the same row as the model's numeric columns (text/csv, as for the built-in XGBoost)"
+    )
 
 
 class Deployment(_Document):

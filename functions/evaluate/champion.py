@@ -342,4 +342,5 @@ def evaluate_run(run: RunDocument, *, sagemaker: Any, runtime: Any, s3: Any) -> 
         endpoint_status=live["EndpointStatus"] if live is not None else None,
         # a real row of this run, for the "how to call it" part of the email
         example_record={k: v for k, v in schema.decode_rows(split.first_row()[:, 1:])[0].items() if v is not None},
+        example_csv=",".join("" if np.isnan(v) else str(np.float32(v)) for v in split.first_row()[0, 1:]),
     )

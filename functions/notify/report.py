@@ -285,12 +285,20 @@ def _endpoint_lines(endpoint: str | None, evaluation: Evaluation | None) -> list
     # The body from a file (fileb://) is sent as it is by AWS CLI v1 and v2 alike; a --body string needs
     # --cli-binary-format raw-in-base64-out in v2, which v1 refuses as an unknown option. printf, not
     # echo: some shells' echo reads backslashes in the JSON as escapes.
-    return [
+    lines = [
         "",
         f"Call the endpoint {endpoint} with raw rows (column names as in your CSV):",
         f"  printf '%s' {shlex.quote(body)} | aws sagemaker-runtime invoke-endpoint --endpoint-name {endpoint} "
         "--content-type application/json --body fileb:///dev/stdin /dev/stdout",
     ]
+    if evaluation and evaluation.example_csv:
+        lines += [
+            "Or, as SageMaker's built-in XGBoost is called, with the model's numeric columns (one score line per row;",
+            "--accept 'text/csv; labels=true' adds your class names):",
+            f"  printf '%s\\n' {shlex.quote(evaluation.example_csv)} | aws sagemaker-runtime invoke-endpoint "
+            f"--endpoint-name {endpoint} --content-type text/csv --body fileb:///dev/stdin /dev/stdout",
+        ]
+    return lines
 
 
 def _number(value: float | None) -> str:

@@ -173,16 +173,22 @@ def test_first_upload_is_trained_on_cpu_after_gpu_capacity_fails_and_deployed(pi
     assert "Classes: 0=Adelie, 1=Chinstrap, 2=Gentoo" in body
     assert "--endpoint-name dropml-penguins" in body
     # AND the command the email gives answers when pasted into a shell, with the AWS CLI make test installs (v1)
-    [command] = [line.strip() for line in body.splitlines() if "invoke-endpoint" in line]
+    [records, numbers] = [line.strip() for line in body.splitlines() if "invoke-endpoint" in line]
     env = {
         **pipeline.local.environment(),
         "PATH": f"{AWS_CLI.parent}:/usr/bin:/bin",
         "HOME": str(pipeline.local.state_dir),
     }
-    pasted = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=60, check=False)
+    pasted = subprocess.run(["sh", "-c", records], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert pasted.returncode == 0, pasted.stderr
     answer, _ = json.JSONDecoder().raw_decode(pasted.stdout)  # the answer, then the CLI's own JSON after it
     assert answer["predictions"][0]["label"] in ("Adelie", "Chinstrap", "Gentoo")
+    # AND so does the one with numeric columns, answered as the built-in XGBoost answers: a line of the three
+    # class probabilities (the CLI's own JSON follows on the next line)
+    pasted = subprocess.run(["sh", "-c", numbers], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert pasted.returncode == 0, pasted.stderr
+    probabilities = [float(value) for value in pasted.stdout.splitlines()[0].split(",")]
+    assert len(probabilities) == 3 and sum(probabilities) == pytest.approx(1.0, abs=1e-5)
     answer = pipeline.predict([{"island": "Torgersen", "bill_length_mm": 39.1, "flipper_length_mm": 181}])
     assert answer["predictions"][0]["label"] in ("Adelie", "Chinstrap", "Gentoo")
 

@@ -63,7 +63,7 @@ def test_ping(endpoint: Endpoint) -> None:
 def test_csv_rows_get_the_users_species_names(endpoint: Endpoint, booster: xgb.Booster) -> None:
     matrix = SCHEMA.encode_records(penguin_records()[::20])  # includes a row of missing measurements
 
-    status, headers, body = endpoint.invoke(csv_rows(matrix))
+    status, headers, body = endpoint.invoke(csv_rows(matrix), accept="application/json")
 
     assert status == 200 and headers["content-type"] == "application/json"
     predictions = json.loads(body)["predictions"]
@@ -72,7 +72,7 @@ def test_csv_rows_get_the_users_species_names(endpoint: Endpoint, booster: xgb.B
     for got, row in zip(predictions, probabilities, strict=True):
         assert list(got["probabilities"]) == list(SPECIES)
         assert list(got["probabilities"].values()) == pytest.approx(row.tolist(), rel=1e-6)
-        assert got["score"] == pytest.approx(float(row.max()), rel=1e-6)
+        assert got["score"] == pytest.approx(row.tolist(), rel=1e-6)  # multi:softprob's, as the built-in's
 
 
 def test_json_numeric_rows(endpoint: Endpoint, booster: xgb.Booster) -> None:
@@ -115,12 +115,18 @@ def test_one_record_and_the_instances_wrapper(endpoint: Endpoint) -> None:
 def test_csv_out(endpoint: Endpoint, booster: xgb.Booster) -> None:
     matrix = SCHEMA.encode_records(penguin_records()[:3])
 
-    status, headers, body = endpoint.invoke(csv_rows(matrix), accept="text/csv")
+    status, headers, body = endpoint.invoke(csv_rows(matrix), accept="text/csv; labels=true")
 
     assert status == 200 and headers["content-type"] == "text/csv"
     lines = body.decode().splitlines()
-    assert [line.split(",")[1] for line in lines] == expected_species(booster, matrix)
-    assert all(len(line.split(",")) == 2 + len(SPECIES) for line in lines)
+    assert [line.split(",")[0] for line in lines] == expected_species(booster, matrix)
+    assert all(len(line.split(",")) == 1 + len(SPECIES) for line in lines)
+
+    status, headers, body = endpoint.invoke(csv_rows(matrix))  # no Accept: the built-in's answer
+
+    assert status == 200 and headers["content-type"] == "text/csv"
+    expected = booster.inplace_predict(matrix).astype(np.float64).tolist()
+    assert body.decode() == "".join(",".join(map(repr, row)) + "\n" for row in expected)
 
 
 def test_execution_parameters(endpoint: Endpoint) -> None:
@@ -184,7 +190,7 @@ def test_the_worker_survives_bad_input(endpoint: Endpoint) -> None:
     ]
     answers = [endpoint.invoke(body, content_type)[0] for body, content_type in hostile]
 
-    status, _, body = endpoint.invoke(b"0,1,0,39.1,18.7,181,3750,1,0,2007\n")
+    status, _, body = endpoint.invoke(b"0,1,0,39.1,18.7,181,3750,1,0,2007\n", accept="application/json")
 
     assert all(code < 500 for code in answers), answers
     assert status == 200 and json.loads(body)["predictions"][0]["label"] == "Adelie"
@@ -213,7 +219,9 @@ def test_idle_connections_do_not_hold_up_a_request(endpoint: Endpoint) -> None:
     try:
         connection = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=10)
         try:
-            connection.request("POST", "/invocations", body=ROW, headers={"Content-Type": "text/csv"})
+            connection.request(
+                "POST", "/invocations", body=ROW, headers={"Content-Type": "text/csv", "Accept": "application/json"}
+            )
             response = connection.getresponse()
             answer = json.loads(response.read())
         finally:
@@ -252,7 +260,7 @@ def test_a_model_without_schema_takes_numbers_and_answers_class_indices(tmp_path
 
     endpoint = start_serve(tmp_path)
     try:
-        numbers = endpoint.invoke(row)
+        numbers = endpoint.invoke(row, accept="application/json")
         records = endpoint.invoke(b'[{"island": "Dream"}]', "application/json")
     finally:
         stop_serve(endpoint)
@@ -315,5 +323,5 @@ def test_sigterm_while_a_request_is_in_flight_lets_it_finish(opt_ml: Path) -> No
         code = stop_serve(endpoint)
 
     assert response.status == 200
-    assert len(json.loads(answer)["predictions"]) == 1000
+    assert len(answer.decode().splitlines()) == 1000  # the built-in's text/csv: a line per row
     assert code == 0

@@ -65,18 +65,34 @@ def test_execution_parameters_tell_batch_transform_how_to_call(app: ServingApp) 
     assert json.loads(body) == {"MaxConcurrentTransforms": 3, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
 
 
-def test_invocation_answers_json_by_default(app: ServingApp) -> None:
+def test_csv_without_accept_is_answered_as_the_builtin_container_does(app: ServingApp) -> None:
+    """No Accept on text/csv: one line per row of the booster's output (here 3 class probabilities)."""
+    status, headers, body = call(app, "POST", "/invocations", ROW)
+
+    assert status == 200 and headers["Content-Type"] == "text/csv"
+    [line] = body.decode().splitlines()
+    probabilities = [float(value) for value in line.split(",")]
+    assert len(probabilities) == 3 and probabilities.index(max(probabilities)) == 0  # Adelie
+    assert call(app, "POST", "/invocations", ROW, accept="*/*")[2] == body
+
+
+def test_invocation_answers_json_and_labelled_csv_when_asked(app: ServingApp) -> None:
+    status, headers, body = call(app, "POST", "/invocations", ROW, accept="application/json")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert json.loads(body)["predictions"][0]["label"] == "Adelie"
+
+    status, headers, body = call(app, "POST", "/invocations", ROW, accept="text/csv; labels=true")
+    assert status == 200 and headers["Content-Type"] == "text/csv"
+    assert body.decode().split(",")[0] == "Adelie"
+
+
+def test_the_endpoints_default_accept_is_the_answer_to_no_accept(app: ServingApp) -> None:
+    app.default_accept = "application/json"
+
     status, headers, body = call(app, "POST", "/invocations", ROW)
 
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert json.loads(body)["predictions"][0]["label"] == "Adelie"
-
-
-def test_invocation_answers_csv_when_asked(app: ServingApp) -> None:
-    status, headers, body = call(app, "POST", "/invocations", ROW, accept="text/csv")
-
-    assert status == 200 and headers["Content-Type"] == "text/csv"
-    assert body.decode().split(",")[1] == "Adelie"
 
 
 def test_content_type_parameters_are_ignored(app: ServingApp) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from core.errors import UserInputError
 from training_image.serving.decode import DECODERS
-from training_image.serving.encode import ENCODERS, choose_media_type
+from training_image.serving.encode import CSV, ENCODERS, JSON, LABELLED_CSV, choose_media_type
 from training_image.serving.model import ServedModel
 from training_image.serving.predict import predict
 
@@ -52,13 +52,15 @@ class ServingApp:
     """``GET /ping``, ``POST /invocations``, ``GET /execution-parameters`` for one loaded model.
 
     ``workers`` is how many requests the endpoint serves at once, which batch transform reads from
-    ``/execution-parameters`` as ``MaxConcurrentTransforms``. One app is one worker: its threads read
-    and answer many connections, but it decodes and predicts for one request at a time, so a worker
-    uses one CPU whatever its clients do.
+    ``/execution-parameters`` as ``MaxConcurrentTransforms``; ``default_accept`` is the endpoint's
+    ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, the answer to a request with no ``Accept`` or ``*/*``.
+    One app is one worker: its threads read and answer many connections, but it decodes and predicts
+    for one request at a time, so a worker uses one CPU whatever its clients do.
     """
 
-    def __init__(self, model: ServedModel, *, workers: int) -> None:
+    def __init__(self, model: ServedModel, *, workers: int, default_accept: str | None = None) -> None:
         self.model = model
+        self.default_accept = default_accept
         self._one_at_a_time = threading.Lock()
         self.execution_parameters = json.dumps(
             {
@@ -105,14 +107,17 @@ class ServingApp:
 
     def _answer(self, environ: dict[str, Any], body: bytes) -> Response:
         content_type = environ.get("CONTENT_TYPE", "")
-        decoder = DECODERS.get(content_type.partition(";")[0].strip().lower())
+        media = content_type.partition(";")[0].strip().lower()
+        decoder = DECODERS.get(media)
         if decoder is None:
             return _refuse(
                 415,
                 f"Content-Type {content_type or '(none)'!r} is not supported; use text/csv or application/json",
             )
         accept = environ.get("HTTP_ACCEPT")
-        media_type = choose_media_type(accept)
+        # A request with no Accept is answered as SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT says, else in its own
+        # format: text/csv as the built-in container answers it, JSON (dropml's own input) as JSON.
+        media_type = choose_media_type(accept, self.default_accept or (JSON if media == JSON else CSV))
         if media_type is None:
             return _refuse(406, f"Accept {accept!r} is not supported; use application/json or text/csv")
         try:
@@ -127,7 +132,7 @@ class ServingApp:
         except Exception:  # our bug, not the client's: say so, and keep the worker serving
             log.exception("prediction failed")
             return _refuse(500, "prediction failed; the server log has the details")
-        return "200 OK", media_type, output
+        return "200 OK", "text/csv" if media_type == LABELLED_CSV else media_type, output
 
 
 def _read_body(environ: dict[str, Any]) -> bytes | None:

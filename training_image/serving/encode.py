@@ -1,13 +1,25 @@
 """Predictions → response body, in the media type the client's ``Accept`` asks for.
 
-JSON (the default) is ``{"predictions": [{"score": …, "label": …, "probabilities": {…}}]}`` with the
-user's own class names; ``score`` first, as in SageMaker's built-in XGBoost container. CSV is one line
-per input row with no header, so batch transform can join it to its input line by line:
-``score`` for regression, ``score,label,p(class 0),…,p(class k-1)`` for classifiers.
+What a client of SageMaker's built-in XGBoost (1.7-1) receives, it receives here too
+(``sagemaker_xgboost_container/algorithm_mode/serve.py``, ``_parse_accept`` and ``invocations``):
 
-Numbers are turned into text by one Arrow cast for the whole answer, as the shortest text that reads
-back to the same float32 (``0.93``, not ``0.9300000071525574``); large answers are then joined
-column-wise by Arrow's string kernels. A 1,000-row answer costs ~0.4 ms instead of ~3 ms with
+- no ``Accept``, or ``*/*``: ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, else ``text/csv``;
+- ``text/csv``: the booster's output as its ``encoders.encode`` writes it, one input row per line: one
+  number (binary, regression, ``multi:softmax``'s class index), or one probability per class
+  (``multi:softprob``), each as Python writes the float32's value as a float64
+  (``0.43861907720565796``), so ``np.fromstring(body, sep=",")`` reads what the built-in's reads;
+- ``application/json``: ``{"predictions": [{"score": …}]}``, ``score`` being the same output. dropml adds
+  ``label`` (the user's class name) and ``probabilities`` (by class name) to each prediction, which
+  a client reading ``score`` does not see.
+
+dropml's own CSV, ``Accept: text/csv; labels=true`` (which the built-in reads as ``text/csv``): one
+line per row with the user's class name, ``label,p(class 0),…,p(class k-1)`` for classifiers (the
+label alone for ``multi:softmax``), the score for regression, so batch transform can join it to its
+input line by line.
+
+dropml's JSON and CSV write numbers in one Arrow cast for the whole answer, as the shortest text that
+reads back to the same float32 (``0.93``, not ``0.9300000071525574``), and large answers are joined
+column-wise by Arrow's string kernels: a 1,000-row answer costs ~0.4 ms instead of ~3 ms with
 ``json.dumps`` of dicts.
 """
 
@@ -27,44 +39,50 @@ from training_image.serving.predict import Predictions
 
 JSON = "application/json"
 CSV = "text/csv"
+LABELLED_CSV = "text/csv; labels=true"  # dropml's own: the answer's Content-Type is still text/csv
+DEFAULT_ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"  # the built-in's, for no Accept or */*
 
 Encoder = Callable[[Predictions, Sequence[str]], bytes]
 
 # From this many rows on, rows are joined by Arrow rather than Python (see _rows); measured crossover.
 ARROW_JOIN_MIN_ROWS = 256
 
-# Media ranges a client may send in Accept, and what each gets.
+# Media ranges a client may send in Accept, and what each gets ("*/*": the default, see above).
 _ACCEPTED: dict[str, str] = {
     JSON: JSON,
     CSV: CSV,
-    "*/*": JSON,
     "application/*": JSON,
     "text/*": CSV,
 }
 
 
-def choose_media_type(accept: str | None) -> str | None:
-    """The media type to answer with, or ``None`` when ``Accept`` names nothing we can write (406).
+def choose_media_type(accept: str | None, default: str | None = None) -> str | None:
+    """The answer's encoding (a key of ``ENCODERS``), or ``None`` when ``Accept`` names nothing we write (406).
 
-    The highest ``q`` wins, the earliest on a tie; no ``Accept`` at all means JSON.
+    The highest ``q`` wins, the earliest on a tie. No ``Accept`` and ``*/*`` get ``default``: the
+    endpoint's ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` when it names one we write, else ``text/csv``,
+    as in the built-in container.
     """
+    fallback = _ACCEPTED.get((default or "").strip().lower(), CSV)
     if not accept or not accept.strip():
-        return JSON
+        return fallback
     best: str | None = None
     best_quality = 0.0
     for media_range in accept.split(","):
-        media, _, parameters = media_range.partition(";")
-        chosen = _ACCEPTED.get(media.strip().lower())
+        media, *parameters = (part.strip().lower() for part in media_range.split(";"))
+        chosen = fallback if media == "*/*" else _ACCEPTED.get(media)
+        if chosen == CSV and "labels=true" in (parameter.replace(" ", "") for parameter in parameters):
+            chosen = LABELLED_CSV
         quality = _quality(parameters)
         if chosen is not None and quality > best_quality:
             best, best_quality = chosen, quality
     return best
 
 
-def _quality(parameters: str) -> float:
-    for parameter in parameters.split(";"):
+def _quality(parameters: Sequence[str]) -> float:
+    for parameter in parameters:
         name, _, value = parameter.partition("=")
-        if name.strip().lower() == "q":
+        if name.strip() == "q":
             try:
                 return float(value)
             except ValueError:
@@ -74,7 +92,7 @@ def _quality(parameters: str) -> float:
 
 def encode_json(predictions: Predictions, classes: Sequence[str]) -> bytes:
     scores, probabilities = _number_columns(predictions, "null")
-    if predictions.scores.ndim == 2:  # a multi-output regression: one list of scores per row
+    if predictions.scores.ndim == 2:  # multi:softprob, a multi-output regression: one list of scores per row
         parts: list[pa.Array | str] = ['{"score": [', *_between(scores, ", "), "]"]
     else:
         parts = ['{"score": ', *scores]
@@ -89,11 +107,18 @@ def encode_json(predictions: Predictions, classes: Sequence[str]) -> bytes:
 
 
 def encode_csv(predictions: Predictions, classes: Sequence[str]) -> bytes:
+    """The built-in container's ``text/csv``: ``csv.writer`` rows of the booster's output as float64s."""
+    del classes  # the built-in answers numbers only
+    rows = predictions.scores.astype(np.float64).reshape(len(predictions.scores), -1).tolist()
+    return "".join(",".join(map(repr, row)) + "\n" for row in rows).encode()
+
+
+def encode_labelled_csv(predictions: Predictions, classes: Sequence[str]) -> bytes:
     scores, probabilities = _number_columns(predictions, "")
-    columns = list(scores)
-    if predictions.labels is not None:
-        columns.append(_texts(classes, _csv_field, predictions.labels))
-    columns += probabilities
+    if predictions.labels is None:  # regression: its score(s)
+        columns = scores
+    else:
+        columns = [_texts(classes, _csv_field, predictions.labels), *probabilities]
     rows = _rows(_between(columns, ","), len(predictions.scores))
     return ("\n".join(rows) + "\n").encode()
 
@@ -160,4 +185,4 @@ def _csv_field(text: str) -> str:
     return buffer.getvalue()
 
 
-ENCODERS: dict[str, Encoder] = {JSON: encode_json, CSV: encode_csv}
+ENCODERS: dict[str, Encoder] = {JSON: encode_json, CSV: encode_csv, LABELLED_CSV: encode_labelled_csv}

@@ -1,8 +1,9 @@
 """Feature matrix → predictions in the terms a user asked for: a score, and for classifiers a label.
 
-``score`` keeps the meaning it has in SageMaker's built-in XGBoost container (the regression value,
-the probability of class 1 for a binary classifier), so clients written for it keep working; a
-multiclass model's score is the probability of the predicted class.
+``score`` is what SageMaker's built-in XGBoost container answers, the booster's own output, so clients
+written for it keep working: the regression value, the probability of class 1 for a binary
+classifier (its margin for ``binary:logitraw``), the class index for ``multi:softmax``, and one
+probability per class for ``multi:softprob``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class Predictions:
     yields only the class.
     """
 
-    scores: np.ndarray
+    scores: np.ndarray  # one per row, or one list per row (multi:softprob, multi-output regression)
     labels: np.ndarray | None = None
     probabilities: np.ndarray | None = None
 
@@ -32,8 +33,7 @@ def predict(model: ServedModel, matrix: np.ndarray) -> Predictions:
     if model.problem_type == "regression":
         return Predictions(scores=raw)
     if raw.ndim == 2:  # multi:softprob: one probability per class
-        labels = raw.argmax(axis=1)
-        return Predictions(scores=raw[np.arange(len(raw)), labels], labels=labels, probabilities=raw)
+        return Predictions(scores=raw, labels=raw.argmax(axis=1), probabilities=raw)
     if model.problem_type == "binary":
         positive = 1.0 / (1.0 + np.exp(-raw)) if model.outputs_margin else raw
         labels = (positive >= 0.5).astype(np.int64)

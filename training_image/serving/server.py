@@ -27,6 +27,7 @@ from gunicorn.app.base import BaseApplication
 from core.container import BIND_TO_HOST_ENV, BIND_TO_PORT_ENV, MODEL_SERVER_TIMEOUT_ENV, MODEL_SERVER_WORKERS_ENV
 from core.machine import cpu_count
 from training_image.serving.app import ServingApp
+from training_image.serving.encode import DEFAULT_ACCEPT_ENV
 from training_image.serving.model import load_model, model_dir_from_env
 
 log = logging.getLogger("gunicorn.error")
@@ -88,7 +89,7 @@ class _Server(BaseApplication):
             model.width,
             f"classes {list(model.classes)}" if model.classes else "no classes",
         )
-        return ServingApp(model, workers=self.options["workers"])
+        return ServingApp(model, workers=self.options["workers"], default_accept=os.environ.get(DEFAULT_ACCEPT_ENV))
 
 
 def main() -> int:
