@@ -58,7 +58,9 @@ _ADMINISTRATOR: Final = json.dumps(
 _STATES_SESSION: Final = "dropml-local-states"
 _ANY_KEY_ID: Final = re.compile(r"Credential=([^/\s,]+)/")
 _SERVICE_ERRORS: Final = {"sns": "AuthorizationError", "iam": "AccessDenied", "sts": "AccessDenied"}
-_QUERY_SERVICES: Final = {"sns", "iam", "sts", "cloudformation", "cloudwatch"}
+_QUERY_SERVICES: Final = {"sns", "iam", "sts", "cloudformation"}
+# moto names a request's service by its signing name; policies name the service by its IAM prefix.
+_IAM_PREFIX: Final = {"monitoring": "cloudwatch"}
 # How a service refuses, at create time, a role its trust policy does not let it assume.
 _UNASSUMABLE: Final = {
     "sagemaker.amazonaws.com": (
@@ -156,7 +158,7 @@ def _check_action_permitted(self: access_control.IAMRequestBase, resource: str) 
     """moto's ``IAMRequestBase.check_action_permitted``, judged as AWS judges it."""
     operation = self._action.split(":", 1)[1]
     request = Request(
-        service=self._service,
+        service=_IAM_PREFIX.get(self._service, self._service),
         operation=operation,
         account=self.account_id,
         region=self._region,

@@ -126,8 +126,10 @@ def context(request: Request) -> dict[str, list[str]]:
         prefix = parse_qs(urlsplit(request.path).query, keep_blank_values=True).get("prefix")
         if prefix is not None:
             values["s3:prefix"] = prefix
-    if request.service == "cloudwatch" and request.form.get("Namespace"):
-        values["cloudwatch:namespace"] = list(request.form["Namespace"])
+    if request.service == "cloudwatch":  # PutMetricData: a query form, or JSON as botocore now sends it
+        namespace = request.form.get("Namespace") or _json_body(request).get("Namespace")
+        if namespace:
+            values["cloudwatch:namespace"] = [namespace] if isinstance(namespace, str) else list(namespace)
     return values
 
 

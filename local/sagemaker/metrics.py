@@ -4,17 +4,34 @@ SageMaker matches each definition's regex against every log line (tabs shown as 
 number the first group captured; the last value of each metric is the job's ``FinalMetricDataList``,
 which is what a tuning job optimises. Lines printed per boosting round (``[12]#011validation-auc:0.9``)
 also carry the round, which early stopping uses as the step.
+
+Every value is also published to CloudWatch as SageMaker publishes training metrics (namespace
+``/aws/sagemaker/TrainingJobs``, dimension ``Host`` = ``<job>/<host>``, with the job's role, whose
+``cloudwatch:PutMetricData`` the CreateTrainingJob execution-role docs list): the SageMaker SDK's
+``TrainingJobAnalytics`` and the console's charts read them there.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from core.container import METRIC_VALUE
 from local.sagemaker.errors import ValidationError
+
+TRAINING_METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
+HOST_DIMENSION = "Host"
+_PUT_MAX = 1000  # values per PutMetricData request, CloudWatch's limit
+
+log = logging.getLogger(__name__)
 
 _LEADING_NUMBER = re.compile(rf"\s*({METRIC_VALUE}|[-+]?(?:nan|inf))", re.IGNORECASE)
 _ROUND = re.compile(r"\[([0-9]+)\]")
@@ -49,7 +66,9 @@ class MetricReader:
         self._on_point = on_point
         self.points: list[MetricPoint] = []
 
-    def read(self, logged_line: str) -> None:
+    def read(self, logged_line: str) -> list[MetricPoint]:
+        """The values ``logged_line`` holds (kept, and given to ``on_point``), in definition order."""
+        found: list[MetricPoint] = []
         for name, pattern in self._patterns:
             match = pattern.search(logged_line)
             if match is None or not match.groups() or match.group(1) is None:
@@ -65,8 +84,10 @@ class MetricReader:
                 step=int(round_match.group(1)) if round_match else None,
             )
             self.points.append(point)
+            found.append(point)
             if self._on_point is not None:
                 self._on_point(point)
+        return found
 
     def final(self) -> list[dict[str, object]]:
         """``FinalMetricDataList``: the last value of each metric, in definition order."""
@@ -78,3 +99,47 @@ class MetricReader:
             {"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp}
             for p in sorted(last.values(), key=lambda p: order.index(p.name))
         ]
+
+
+class MetricPublisher:
+    """A job's metric values, buffered per host and sent to CloudWatch by :meth:`flush`.
+
+    The job's thread flushes while it supervises its hosts, so a chart fills as the job trains. A
+    refusal (a role without ``cloudwatch:PutMetricData``) is logged once and the values are dropped:
+    the job goes on, as on AWS, where such a job simply has no metrics.
+    """
+
+    def __init__(self, cloudwatch: Any, job: str) -> None:
+        self._cloudwatch = cloudwatch
+        self._job = job
+        self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        self._refused = False
+
+    def add(self, host: str, points: Sequence[MetricPoint]) -> None:
+        datums = [
+            {
+                "MetricName": point.name,
+                "Dimensions": [{"Name": HOST_DIMENSION, "Value": f"{self._job}/{host}"}],
+                "Timestamp": point.timestamp,
+                "Value": point.value,
+            }
+            for point in points
+            if math.isfinite(point.value)  # CloudWatch refuses NaN and infinities
+        ]
+        with self._lock:
+            self._pending += datums
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for start in range(0, len(pending), _PUT_MAX):
+            if self._refused:
+                return
+            try:
+                self._cloudwatch.put_metric_data(
+                    Namespace=TRAINING_METRICS_NAMESPACE, MetricData=pending[start : start + _PUT_MAX]
+                )
+            except (ClientError, BotoCoreError) as exc:
+                self._refused = True
+                log.warning("training job %s: its metrics were not published to CloudWatch: %s", self._job, exc)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import shutil
 import signal
@@ -63,7 +64,7 @@ from local.sagemaker.context import DEFAULT_MAX_RUNTIME_S, AwsAccount, EngineCon
 from local.sagemaker.errors import ResourceInUse, ValidationError
 from local.sagemaker.images import builtin_metric_definitions, unrunnable_reason
 from local.sagemaker.logs import TRAINING_LOG_GROUP, LogStream
-from local.sagemaker.metrics import MetricPoint, MetricReader
+from local.sagemaker.metrics import MetricPoint, MetricPublisher, MetricReader
 from local.sagemaker.processes import ImageProcess, container_environment, records_folder
 from local.sagemaker.registry import JobRegistry, Listing
 
@@ -379,6 +380,7 @@ class TrainingJob:
         tracker_port = free_port()
         addresses = json.dumps({host.name: "127.0.0.1" for host in self._hosts})
         logs = self._aws().client("logs")
+        self._publisher = MetricPublisher(self._aws().client("cloudwatch"), self.name)
         epoch = int(time.time())
         for host in self._hosts:
             environment = container_environment(
@@ -398,9 +400,12 @@ class TrainingJob:
                 environment=environment,
                 log=LogStream(logs, TRAINING_LOG_GROUP, f"{self.name}/{host.name}-{epoch}"),
                 records=records_folder(self._context.workdir),
-                on_line=self._metrics.read,
+                on_line=functools.partial(self._read_metrics, host.name),
             )
         self._supervise(started)
+
+    def _read_metrics(self, host: str, line: str) -> None:
+        self._publisher.add(host, self._metrics.read(line))
 
     def _supervise(self, started: float) -> None:
         """Wait for every host, enforcing StopTrainingJob, MaxRuntimeInSeconds and MaxWaitTimeInSeconds,
@@ -430,9 +435,11 @@ class TrainingJob:
             if checkpoint and now - last_sync > _CHECKPOINT_SYNC_EVERY_S:
                 self._sync_checkpoints(checkpoint, synced)
                 last_sync = now
+            self._publisher.flush()
             time.sleep(_POLL_S)
         for process in processes:
             process.join_output(timeout=10)
+        self._publisher.flush()
         if self._stop_reason is None and self._interruptions_left and all(p.returncode == 0 for p in processes):
             self._interrupt(processes, started, checkpoint, synced)  # ended before a checkpoint was seen
         with self._lock:

@@ -526,6 +526,12 @@ def test_a_dataset_converted_by_a_processing_job_trains_on_two_sharded_spot_inst
     )
     hosts = {stream["logStreamName"].split("/")[1].rsplit("-", 1)[0] for stream in streams["logStreams"]}
     assert hosts == {"algo-1", "algo-2"}
+    # AND its metrics reached CloudWatch, published as the stack's SageMaker role (which the template allows)
+    metrics = pipeline.client("cloudwatch").list_metrics(
+        Namespace="/aws/sagemaker/TrainingJobs",
+        Dimensions=[{"Name": "Host", "Value": f"{job['TrainingJobName']}/algo-1"}],
+    )["Metrics"]
+    assert {m["MetricName"] for m in metrics} >= {d["Name"] for d in job["AlgorithmSpecification"]["MetricDefinitions"]}
     # AND it was deployed, and the email says where it trained and what it cost
     assert output["evaluation"]["decision"] == "deploy"
     body = decoded(pipeline.email("dropml sharded: deployed the new model"))

@@ -171,6 +171,32 @@ def test_a_function_runs_as_its_role_and_is_refused_what_the_role_does_not_allow
     )
 
 
+def test_metrics_are_published_only_into_the_namespaces_a_policy_names(deployed: Deployed) -> None:
+    # GIVEN a function whose role may put metrics only under /aws/sagemaker/ (the template's JobMetrics)
+    iam = deployed.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+    role_arn = iam.create_role(RoleName="metrics-probe", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+        "Condition": {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}}]}  # fmt: skip
+    iam.put_role_policy(RoleName="metrics-probe", PolicyName="metrics", PolicyDocument=json.dumps(policy))
+    call = _probe(deployed, role_arn, "metrics-probe")
+    datum = [{"MetricName": "validation:auc", "Value": 0.9}]
+
+    # WHEN it puts a metric under /aws/sagemaker/, THEN CloudWatch takes it
+    assert (
+        call("cloudwatch", "put_metric_data", Namespace="/aws/sagemaker/TrainingJobs", MetricData=datum)["error"]
+        is None
+    )
+    # AND under another namespace it is refused, in AWS's words, with the action's IAM name
+    refused = call("cloudwatch", "put_metric_data", Namespace="Custom/Anything", MetricData=datum)
+    assert refused["error"]["Code"] == "AccessDeniedException"
+    assert "is not authorized to perform: cloudwatch:PutMetricData" in refused["error"]["Message"]
+    listed = deployed.client("cloudwatch").list_metrics()["Metrics"]
+    assert {m["Namespace"] for m in listed if m["MetricName"] == "validation:auc"} == {"/aws/sagemaker/TrainingJobs"}
+
+
 # SimulatePrincipalPolicy -----------------------------------------------------------------------------
 
 

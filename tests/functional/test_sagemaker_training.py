@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -63,6 +64,18 @@ def test_builtin_image_job_trains_and_uploads_a_loadable_model(engine: SageMaker
     events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"])
     last_round = [e["message"] for e in events["events"] if e["message"].startswith("[19]")]
     assert last_round and "#011validation-auc:" in last_round[0]
+    # AND every round's metrics are in CloudWatch where SageMaker puts them, for the SDK's TrainingJobAnalytics
+    statistics = boto3.client("cloudwatch", region_name=REGION).get_metric_statistics(
+        Namespace="/aws/sagemaker/TrainingJobs",
+        MetricName="validation:auc",
+        Dimensions=[{"Name": "Host", "Value": "bc-builtin/algo-1"}],
+        StartTime=description["TrainingStartTime"] - timedelta(minutes=1),
+        EndTime=description["TrainingEndTime"] + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Average", "Maximum", "SampleCount"],
+    )["Datapoints"]
+    assert sum(point["SampleCount"] for point in statistics) == 20
+    assert max(point["Maximum"] for point in statistics) >= metrics["validation:auc"]
 
 
 def test_the_dropml_image_applies_the_users_metric_definitions(engine: SageMakerEngine, breast_cancer: dict) -> None:
@@ -121,6 +134,11 @@ def test_two_instances_train_one_distributed_model_on_sharded_data(
         "bc-distributed/algo-1",
         "bc-distributed/algo-2",
     ]
+    # AND the metrics in CloudWatch are the host's that logged them: the first, where XGBoost's distributed
+    # training prints each round's evaluation (rank 0)
+    listed = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="/aws/sagemaker/TrainingJobs")
+    hosts_reporting = {d["Value"] for m in listed["Metrics"] for d in m["Dimensions"] if d["Name"] == "Host"}
+    assert hosts_reporting == {"bc-distributed/algo-1"}
 
 
 def test_a_bad_hyperparameter_fails_with_the_images_reason(engine: SageMakerEngine, breast_cancer: dict) -> None:
