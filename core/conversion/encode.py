@@ -5,8 +5,9 @@ The encoding is :meth:`core.schema.Feature.encode` vectorised: a missing value i
 ``__other__`` when capped); a value outside an uncapped vocabulary, like a missing one, leaves the
 whole group empty. The rows (:func:`core.conversion.frame.rows_to_write`) are encoded once and each
 split is sunk as numbered parts of about ``PART_BYTES``, so that a large training split reaches
-SageMaker as many objects (``ShardedByS3Key`` spreads whole objects over instances). The three sinks
-run as one streaming query: the file is read once, and memory is polars' pipeline, not the file.
+SageMaker as many objects (``ShardedByS3Key`` spreads whole objects over instances). One streaming
+query reads the file once and sinks every split, partitioned by split: memory is polars' pipeline,
+not the file.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ class Parts:
 
     A part ends at ``PART_BYTES`` of encoded rows, or sooner at ``max_rows`` rows: a small training
     split asked to train on N instances still needs N parts, since ``ShardedByS3Key`` gives each
-    instance whole objects and an instance with none fails (the other splits, as polars partitions
-    them by one limit, may get more parts than they need, which costs nothing). A part is recorded when polars asks
-    for its name, before it writes it, so a failed write can remove what it left behind.
+    instance whole objects and an instance with none fails (the other splits, which polars
+    partitions by the same limit, may get more parts than they need, which costs nothing). A part
+    is recorded when polars asks for its name, before it writes it, so a failed write can remove
+    what it left behind.
     """
 
     out: str

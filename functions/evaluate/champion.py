@@ -330,6 +330,7 @@ def evaluate_run(run: RunDocument, *, sagemaker: Any, runtime: Any, s3: Any) -> 
             answers=False,
         )
     decision = decide(schema=schema, winner=winner, champion=champion, margin=run.plan.deploy_margin)
+    example = split.first_row()[:, 1:]  # a real row of this run, for the "how to call it" part of the email
     return Evaluation(
         decision="deploy" if decision.deploy else "keep",
         reason=decision.reason,
@@ -340,7 +341,6 @@ def evaluate_run(run: RunDocument, *, sagemaker: Any, runtime: Any, s3: Any) -> 
         # cannot be updated: the definition deletes it and creates it anew
         endpoint_exists=live is not None,
         endpoint_status=live["EndpointStatus"] if live is not None else None,
-        # a real row of this run, for the "how to call it" part of the email
-        example_record={k: v for k, v in schema.decode_rows(split.first_row()[:, 1:])[0].items() if v is not None},
-        example_csv=",".join("" if np.isnan(v) else str(np.float32(v)) for v in split.first_row()[0, 1:]),
+        example_record={k: v for k, v in schema.decode_rows(example)[0].items() if v is not None},
+        example_csv=",".join("" if np.isnan(v) else str(np.float32(v)) for v in example[0]),
     )

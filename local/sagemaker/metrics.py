@@ -117,6 +117,8 @@ class MetricPublisher:
         self._refused = False
 
     def add(self, host: str, points: Sequence[MetricPoint]) -> None:
+        if self._refused:  # nothing more is sent: keep nothing
+            return
         datums = [
             {
                 "MetricName": point.name,

@@ -132,7 +132,7 @@ class ServingApp:
         except Exception:  # our bug, not the client's: say so, and keep the worker serving
             log.exception("prediction failed")
             return _refuse(500, "prediction failed; the server log has the details")
-        return "200 OK", "text/csv" if media_type == LABELLED_CSV else media_type, output
+        return "200 OK", CSV if media_type == LABELLED_CSV else media_type, output
 
 
 def _read_body(environ: dict[str, Any]) -> bytes | None:

@@ -59,9 +59,9 @@ _ACCEPTED: dict[str, str] = {
 def choose_media_type(accept: str | None, default: str | None = None) -> str | None:
     """The answer's encoding (a key of ``ENCODERS``), or ``None`` when ``Accept`` names nothing we write (406).
 
-    The highest ``q`` wins, the earliest on a tie. No ``Accept`` and ``*/*`` get ``default``: the
-    endpoint's ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` when it names one we write, else ``text/csv``,
-    as in the built-in container.
+    The highest ``q`` wins, the earliest on a tie. No ``Accept`` and ``*/*`` get ``default`` (the app
+    passes the endpoint's ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, or the request's own format), or
+    ``text/csv`` where that names nothing we write, as in the built-in container.
     """
     fallback = _ACCEPTED.get((default or "").strip().lower(), CSV)
     if not accept or not accept.strip():
