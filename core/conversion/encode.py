@@ -42,7 +42,8 @@ def part_name(number: int) -> str:
 
 @dataclass
 class Parts:
-    """Where each split's parts go (``out``/split/), and every part polars has begun to write.
+    """Where each split's parts go (``out``/split/), and every part polars has begun to write (in order
+    once the sink is done).
 
     A part ends at ``PART_BYTES`` of encoded rows, or sooner at ``max_rows`` rows: a small training
     split asked to train on N instances still needs N parts, since ``ShardedByS3Key`` gives each
@@ -75,6 +76,8 @@ class Parts:
         )
         options = dict(self.storage_options) if self.storage_options else None
         rows.sink_csv(parts, include_header=False, storage_options=options, mkdir=True, engine="streaming")
+        for paths in self.written.values():  # polars names parts as it opens them, not always in order
+            paths.sort()  # zero-padded numbers: in order
 
     def files(self) -> list[str]:
         return [path for split in SPLITS for path in self.written[split]]
