@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SDK_VENV := .venv-sdk
+SDK_STAMP := $(SDK_VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
@@ -13,10 +15,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The SageMaker SDK 3.x as a client, over .venv's packages (see requirements-sdk.txt for why).
+$(SDK_STAMP): requirements-sdk.txt $(STAMP)
+	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+		> "$$($(SDK_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/dropml-dev.pth"
+	$(SDK_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-sdk.txt
+	touch $(SDK_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/dropml demo
 
-test: $(STAMP)
+test: $(STAMP) $(SDK_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile --max-worker-restart=0 -q
@@ -26,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(SDK_VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
 
 # `sam build` runs build-<Function> for each function (template.yaml: CodeUri: ., BuildMethod: makefile).
 # Every function gets the same package: core/ and functions/ side by side, plus the runtime dependencies at
