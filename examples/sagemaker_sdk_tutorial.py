@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 import numpy as np
 from sagemaker.core import image_uris
+from sagemaker.core.analytics import TrainingJobAnalytics
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
 from sagemaker.core.resources import Endpoint, EndpointConfig, Model
@@ -88,6 +89,8 @@ def main() -> None:
     job = trainer._latest_training_job  # the SDK's own example reads it so
     job.refresh()
     final = {metric.metric_name: metric.value for metric in job.final_metric_data_list}
+    # The training curve, from CloudWatch
+    curve = TrainingJobAnalytics(job.training_job_name, ["validation:auc"], sagemaker_session=session).dataframe()
 
     # Tune eta and max_depth on validation:auc
     tuner = HyperparameterTuner(
@@ -131,6 +134,7 @@ def main() -> None:
             {
                 "training_job": job.training_job_name,
                 "final_metrics": final,
+                "curve_points": len(curve),
                 "best_training_job": best["TrainingJobName"],
                 "best_validation_auc": next(
                     m["Value"] for m in best["FinalMetricDataList"] if m["MetricName"] == "validation:auc"

@@ -6,9 +6,10 @@ which is what a tuning job optimises. Lines printed per boosting round (``[12]#0
 also carry the round, which early stopping uses as the step.
 
 Every value is also published to CloudWatch as SageMaker publishes training metrics (namespace
-``/aws/sagemaker/TrainingJobs``, dimension ``Host`` = ``<job>/<host>``, with the job's role, whose
-``cloudwatch:PutMetricData`` the CreateTrainingJob execution-role docs list): the SageMaker SDK's
-``TrainingJobAnalytics`` and the console's charts read them there.
+``/aws/sagemaker/TrainingJobs``, with the job's role, whose ``cloudwatch:PutMetricData`` the
+CreateTrainingJob execution-role docs list), twice: under ``TrainingJobName`` = ``<job>``, which the
+SageMaker SDK's ``TrainingJobAnalytics`` queries (2.257 and 3.27 alike), and under ``Host`` =
+``<job>/<host>``, the per-instance series of SageMaker's monitoring guide and the console's charts.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from local.sagemaker.errors import ValidationError
 
 TRAINING_METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 HOST_DIMENSION = "Host"
-_PUT_MAX = 1000  # values per PutMetricData request, CloudWatch's limit
+JOB_DIMENSION = "TrainingJobName"
+# Values per PutMetricData request (CloudWatch takes 1,000): botocore gzips a PutMetricData body of 10 KB
+# or more, and the embedded AWS refuses a compressed request (SignatureDoesNotMatch, docs/fidelity.md),
+# so requests stay under that size: 20 values are about 3 KB.
+_PUT_MAX = 20
 
 log = logging.getLogger(__name__)
 
@@ -119,15 +124,12 @@ class MetricPublisher:
     def add(self, host: str, points: Sequence[MetricPoint]) -> None:
         if self._refused:  # nothing more is sent: keep nothing
             return
+        series = ({"Name": JOB_DIMENSION, "Value": self._job}, {"Name": HOST_DIMENSION, "Value": f"{self._job}/{host}"})
         datums = [
-            {
-                "MetricName": point.name,
-                "Dimensions": [{"Name": HOST_DIMENSION, "Value": f"{self._job}/{host}"}],
-                "Timestamp": point.timestamp,
-                "Value": point.value,
-            }
+            {"MetricName": point.name, "Dimensions": [dimension], "Timestamp": point.timestamp, "Value": point.value}
             for point in points
             if math.isfinite(point.value)  # CloudWatch refuses NaN and infinities
+            for dimension in series
         ]
         with self._lock:
             self._pending += datums

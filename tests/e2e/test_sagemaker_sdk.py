@@ -90,6 +90,7 @@ def test_the_sdks_xgboost_tutorial_trains_tunes_deploys_predicts_and_deletes(loc
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert 0.9 < summary["final_metrics"]["validation:auc"] <= 1.0
     assert set(summary["final_metrics"]) == {"train:auc", "train:logloss", "validation:auc", "validation:logloss"}
+    assert summary["curve_points"] >= 1  # TrainingJobAnalytics found the job's validation:auc in CloudWatch
     assert 0.9 < summary["best_validation_auc"] <= 1.0
     assert summary["answer_lines"] == len(summary["scores"]) == 20
     assert all(0.0 <= score <= 1.0 for score in summary["scores"])

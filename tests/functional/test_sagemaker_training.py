@@ -76,6 +76,17 @@ def test_builtin_image_job_trains_and_uploads_a_loadable_model(engine: SageMaker
     )["Datapoints"]
     assert sum(point["SampleCount"] for point in statistics) == 20
     assert max(point["Maximum"] for point in statistics) >= metrics["validation:auc"]
+    # AND under the job's name too, which is what the SDK's TrainingJobAnalytics asks for
+    by_job = boto3.client("cloudwatch", region_name=REGION).get_metric_statistics(
+        Namespace="/aws/sagemaker/TrainingJobs",
+        MetricName="validation:auc",
+        Dimensions=[{"Name": "TrainingJobName", "Value": "bc-builtin"}],
+        StartTime=description["TrainingStartTime"] - timedelta(minutes=1),
+        EndTime=description["TrainingEndTime"] + timedelta(minutes=1),
+        Period=60,
+        Statistics=["SampleCount"],
+    )["Datapoints"]
+    assert sum(point["SampleCount"] for point in by_job) == 20
 
 
 def test_the_dropml_image_applies_the_users_metric_definitions(engine: SageMakerEngine, breast_cancer: dict) -> None:
