@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SDK_VENV := .venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed
+SDK2_VENV := .venv-sdk2
+SDK2_STAMP := $(SDK2_VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
@@ -15,18 +17,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The SageMaker SDK 3.x as a client, over .venv's packages (see requirements-sdk.txt for why).
-$(SDK_STAMP): requirements-sdk.txt $(STAMP)
-	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+# The SageMaker SDKs (3.x, 2.x) as clients, each over .venv's packages (see requirements-sdk.txt for why).
+define sdk_venv
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
 	$(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
-		> "$$($(SDK_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/dropml-dev.pth"
-	$(SDK_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-sdk.txt
-	touch $(SDK_STAMP)
+		> "$$($(1)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/dropml-dev.pth"
+	$(1)/bin/python -m pip install --quiet --no-deps -r $(2)
+	touch $(1)/.installed
+endef
+
+$(SDK_STAMP): requirements-sdk.txt $(STAMP)
+	$(call sdk_venv,$(SDK_VENV),requirements-sdk.txt)
+
+$(SDK2_STAMP): requirements-sdk2.txt $(STAMP)
+	$(call sdk_venv,$(SDK2_VENV),requirements-sdk2.txt)
 
 demo: $(STAMP)
 	$(BIN)/dropml demo
 
-test: $(STAMP) $(SDK_STAMP)
+test: $(STAMP) $(SDK_STAMP) $(SDK2_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile --max-worker-restart=0 -q
@@ -36,7 +45,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(SDK_VENV) $(SDK2_VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
 
 # `sam build` runs build-<Function> for each function (template.yaml: CodeUri: ., BuildMethod: makefile).
 # Every function gets the same package: core/ and functions/ side by side, plus the runtime dependencies at

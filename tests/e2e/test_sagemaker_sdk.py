@@ -1,9 +1,12 @@
-"""The SageMaker Python SDK 3.x's XGBoost tutorial runs against local mode as it is written.
+"""The SageMaker Python SDK's XGBoost tutorials, 3.x and 2.x, run against local mode as they are written.
 
-``examples/sagemaker_sdk_tutorial.py`` (the SDK's own classes: ``ModelTrainer`` on the built-in image
-URI, ``HyperparameterTuner``, ``Model``/``EndpointConfig``/``Endpoint``, ``invoke``) runs in the SDK's
-own environment (``.venv-sdk``, which ``make test`` installs) against a local stack, as a user's
-script would, with a role of the user's own. What it prints is checked against what SageMaker gives.
+``examples/sagemaker_sdk_tutorial.py`` (3.x: ``ModelTrainer`` on the built-in image URI,
+``HyperparameterTuner``, ``Model``/``EndpointConfig``/``Endpoint``, ``invoke``) and
+``examples/sagemaker_sdk2_tutorial.py`` (2.x: ``Estimator``, ``fit``, ``training_job_analytics``,
+``Estimator.attach``, ``tuner.deploy`` with a ``CSVSerializer``, ``predict``) each run in their SDK's
+own environment (``.venv-sdk``, ``.venv-sdk2``, which ``make test`` installs) against one local stack,
+as a user's scripts would, with a role of the user's own. What they print is checked against what
+SageMaker gives.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -24,6 +28,8 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 SDK_PYTHON = REPO / ".venv-sdk" / "bin" / "python"
 TUTORIAL = REPO / "examples" / "sagemaker_sdk_tutorial.py"
+SDK2_PYTHON = REPO / ".venv-sdk2" / "bin" / "python"
+TUTORIAL2 = REPO / "examples" / "sagemaker_sdk2_tutorial.py"
 SAGEMAKER_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -65,29 +71,40 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.LocalStack
         stack.down(port, state_home=home)
 
 
-def test_the_sdks_xgboost_tutorial_trains_tunes_deploys_predicts_and_deletes(local: stack.LocalStack) -> None:
-    # GIVEN a user's bucket and a role SageMaker may assume, made with boto3 as the printed credentials
+@pytest.fixture(scope="module")
+def role(local: stack.LocalStack) -> str:
+    """A user's bucket (sdk-tutorial) and a role SageMaker may assume, made with boto3 as the printed credentials."""
     session = local.session()
     iam = session.client("iam", endpoint_url=local.endpoint_url)
-    role = iam.create_role(RoleName="tutorial-sagemaker", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
+    made = iam.create_role(RoleName="tutorial-sagemaker", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
     iam.put_role_policy(
         RoleName="tutorial-sagemaker", PolicyName="tutorial", PolicyDocument=json.dumps(TUTORIAL_POLICY)
     )
     session.client("s3", endpoint_url=local.endpoint_url).create_bucket(Bucket="sdk-tutorial")
+    return str(made["Role"]["Arn"])
 
-    # WHEN the tutorial runs with the SDK, pointed at local mode only by the environment
+
+def run_tutorial(local: stack.LocalStack, python: Path, script: Path, role: str) -> dict[str, Any]:
+    """Run a tutorial as a user would, pointed at local mode only by the environment; its JSON summary."""
     done = subprocess.run(
-        [str(SDK_PYTHON), str(TUTORIAL), "--bucket", "sdk-tutorial", "--role", role["Role"]["Arn"]],
+        [str(python), str(script), "--bucket", "sdk-tutorial", "--role", role],
         env={**local.environment(), "PATH": "/usr/bin:/bin", "HOME": str(local.state_dir)},
         capture_output=True,
         text=True,
         timeout=420,
         check=False,
     )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_the_sdks_xgboost_tutorial_trains_tunes_deploys_predicts_and_deletes(
+    local: stack.LocalStack, role: str
+) -> None:
+    # WHEN the SDK 3.x tutorial runs
+    summary = run_tutorial(local, SDK_PYTHON, TUTORIAL, role)
 
     # THEN it trained, tuned on validation:auc, and read one score per test row back as numbers
-    assert done.returncode == 0, done.stderr[-4000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert 0.9 < summary["final_metrics"]["validation:auc"] <= 1.0
     assert set(summary["final_metrics"]) == {"train:auc", "train:logloss", "validation:auc", "validation:logloss"}
     assert summary["curve_points"] >= 1  # TrainingJobAnalytics found the job's validation:auc in CloudWatch
@@ -96,10 +113,10 @@ def test_the_sdks_xgboost_tutorial_trains_tunes_deploys_predicts_and_deletes(loc
     assert all(0.0 <= score <= 1.0 for score in summary["scores"])
     assert summary["accuracy"] >= 0.85
     # AND the tuning job's best trial is the one the SDK deployed, its trials as the SDK named them
-    sagemaker = session.client("sagemaker", endpoint_url=local.endpoint_url)
-    [tuning] = sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
+    sagemaker = local.session().client("sagemaker", endpoint_url=local.endpoint_url)
+    trial = sagemaker.describe_training_job(TrainingJobName=summary["best_training_job"])
     described = sagemaker.describe_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=tuning["HyperParameterTuningJobName"]
+        HyperParameterTuningJobName=trial["TuningJobArn"].rsplit("/", 1)[1]
     )
     assert described["BestTrainingJob"]["TrainingJobName"] == summary["best_training_job"]
     assert described["TrainingJobStatusCounters"]["Completed"] == 4
@@ -108,3 +125,27 @@ def test_the_sdks_xgboost_tutorial_trains_tunes_deploys_predicts_and_deletes(loc
         sagemaker.describe_model(ModelName="xgboost-tutorial")
     with pytest.raises(ClientError, match="Could not find endpoint configuration"):
         sagemaker.describe_endpoint_config(EndpointConfigName="xgboost-tutorial")
+
+
+def test_the_classic_sdk2_tutorial_fits_attaches_tunes_deploys_predicts_and_deletes(
+    local: stack.LocalStack, role: str
+) -> None:
+    # WHEN the SDK 2.x tutorial runs
+    summary = run_tutorial(local, SDK2_PYTHON, TUTORIAL2, role)
+
+    # THEN it trained, read its training curve, attached to the job, tuned, and read a score per row back
+    assert "validation:auc" in summary["curve_metrics"] and "train:auc" in summary["curve_metrics"]
+    assert summary["attached_job"] == summary["training_job"]
+    assert summary["attached_image"] == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    assert len(summary["scores"]) == 20 and all(0.0 <= score <= 1.0 for score in summary["scores"])
+    assert summary["accuracy"] >= 0.85
+    sagemaker = local.session().client("sagemaker", endpoint_url=local.endpoint_url)
+    trial = sagemaker.describe_training_job(TrainingJobName=summary["best_training_job"])
+    assert trial["TrainingJobStatus"] == "Completed" and "TuningJobArn" in trial
+    # AND the endpoint it deleted is going or gone, as SageMaker answers for it
+    try:
+        status = sagemaker.describe_endpoint(EndpointName=summary["endpoint"])["EndpointStatus"]
+    except ClientError as gone:
+        assert "Could not find endpoint" in str(gone)
+    else:
+        assert status == "Deleting"
