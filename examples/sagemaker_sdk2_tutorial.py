@@ -13,9 +13,7 @@ The last line printed is a JSON summary.
 from __future__ import annotations
 
 import argparse
-import io
 import json
-from typing import Any
 
 import boto3
 import numpy as np
@@ -25,22 +23,10 @@ from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.serializers import CSVSerializer
 from sagemaker.tuner import ContinuousParameter, HyperparameterTuner, IntegerParameter
-from sklearn.datasets import load_breast_cancer
+from tutorial_data import upload_splits
 
 PREFIX = "xgboost-tutorial-v2"
 INSTANCE_TYPE = "ml.m4.xlarge"
-
-
-def upload_splits(s3: Any, bucket: str) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation splits as SageMaker's XGBoost reads CSV (label first, no header); the test rows."""
-    features, labels = load_breast_cancer(return_X_y=True)
-    order = np.random.default_rng(0).permutation(len(labels))
-    features, labels = features[order], labels[order]
-    for split, rows in (("train", slice(0, 400)), ("validation", slice(400, 500))):
-        text = io.StringIO()
-        np.savetxt(text, np.column_stack([labels[rows], features[rows]]), delimiter=",", fmt="%g")
-        s3.put_object(Bucket=bucket, Key=f"{PREFIX}/{split}/{split}.csv", Body=text.getvalue().encode())
-    return features[500:520], labels[500:520]
 
 
 def main() -> None:
@@ -52,7 +38,7 @@ def main() -> None:
 
     boto_session = boto3.Session(region_name=args.region)
     session = sagemaker.Session(boto_session=boto_session, default_bucket=args.bucket)  # the line local mode needs
-    test_rows, test_labels = upload_splits(boto_session.client("s3"), args.bucket)
+    test_rows, test_labels = upload_splits(boto_session.client("s3"), args.bucket, PREFIX)
     container = image_uris.retrieve("xgboost", args.region, "1.7-1")
     xgb = Estimator(
         container,

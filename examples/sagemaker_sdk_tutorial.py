@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-from typing import Any
 
 import boto3
 import numpy as np
@@ -37,7 +36,7 @@ from sagemaker.core.shapes import ContainerDefinition, ProductionVariant
 from sagemaker.train import ModelTrainer
 from sagemaker.train.configs import Compute, InputData
 from sagemaker.train.tuner import HyperparameterTuner
-from sklearn.datasets import load_breast_cancer
+from tutorial_data import upload_splits
 
 HYPERPARAMETERS = {
     "max_depth": 5, "eta": 0.2, "gamma": 4, "min_child_weight": 6, "subsample": 0.8,
@@ -45,18 +44,6 @@ HYPERPARAMETERS = {
 }  # fmt: skip
 INSTANCE_TYPE = "ml.m5.xlarge"
 PREFIX = "xgboost-tutorial"
-
-
-def upload_splits(s3: Any, bucket: str) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation splits as SageMaker's XGBoost reads CSV (label first, no header); the test rows."""
-    features, labels = load_breast_cancer(return_X_y=True)
-    order = np.random.default_rng(0).permutation(len(labels))
-    features, labels = features[order], labels[order]
-    for split, rows in (("train", slice(0, 400)), ("validation", slice(400, 500))):
-        text = io.StringIO()
-        np.savetxt(text, np.column_stack([labels[rows], features[rows]]), delimiter=",", fmt="%g")
-        s3.put_object(Bucket=bucket, Key=f"{PREFIX}/{split}/{split}.csv", Body=text.getvalue().encode())
-    return features[500:520], labels[500:520]
 
 
 def main() -> None:
@@ -69,7 +56,7 @@ def main() -> None:
 
     boto_session = boto3.Session(region_name=args.region)
     session = Session(boto_session=boto_session, default_bucket=args.bucket)  # the one line local mode needs
-    test_rows, test_labels = upload_splits(boto_session.client("s3"), args.bucket)
+    test_rows, test_labels = upload_splits(boto_session.client("s3"), args.bucket, PREFIX)
     image = image_uris.retrieve("xgboost", args.region, "1.7-1")
     inputs = [
         InputData(channel_name=channel, data_source=f"s3://{args.bucket}/{PREFIX}/{channel}/", content_type="text/csv")

@@ -36,24 +36,25 @@ def _read(
     source: str,
     layout: Layout,
     numeric: Sequence[bool],
-    null_values: Sequence[str],
     storage_options: Mapping[str, str] | None,
+    columns: Sequence[int],
 ) -> pl.LazyFrame:
-    """Return the data rows (header skipped), each column read as a number or as text."""
+    """Return ``columns`` of the data rows (header skipped), each read as a number or as text."""
     schema = {internal(i): pl.Float64 if number else pl.String for i, number in enumerate(numeric)}
-    return pl.scan_csv(
+    rows = pl.scan_csv(
         source,
         has_header=False,
         skip_rows=1,
         separator=layout.delimiter,
         quote_char=QUOTE,
         schema=schema,
-        null_values=list(null_values),
+        null_values=reader_null_values(layout),
         encoding="utf8",
         raise_if_empty=False,
         glob=False,  # a key is a name, not a pattern: "v*.csv" is one file, not every v….csv
         storage_options=dict(storage_options) if storage_options else None,
     )
+    return rows.select([internal(i) for i in columns])
 
 
 def batches(
@@ -79,10 +80,9 @@ def batches(
     order, a batch at a time, memory is what one batch holds, and each batch's split continues the
     count of the batches before it, so every row gets the split :func:`rows_to_write` gives it.
     """
-    rows = _read(source, layout, numeric, reader_null_values(layout), storage_options)
     missing = is_missing(target, numeric[target])
     before = 0
-    selected = rows.select([internal(i) for i in columns])
+    selected = _read(source, layout, numeric, storage_options, columns)
     for batch in selected.collect_batches(chunk_size=batch_rows(layout, columns, batch_bytes)):
         yield batch.with_columns(split(target, numeric[target], fractions, before))
         before += batch.height - int(batch.select(missing.sum()).item())
@@ -108,8 +108,7 @@ def rows_to_write(
     (bounded memory, measured in ``docs/scale.md``), where the running sum that :func:`batches` avoids
     made it read ahead without bound. Each row gets the split :func:`split` gives it in the profile.
     """
-    rows = _read(source, layout, numeric, reader_null_values(layout), storage_options)
-    selected = rows.select([internal(i) for i in columns])
+    selected = _read(source, layout, numeric, storage_options, columns)
     if any_missing_target:
         selected = selected.filter(~is_missing(target, numeric[target]))
     return selected.with_row_index(ROW, offset=1).with_columns(split_of(pl.col(ROW), fractions)).drop(ROW)

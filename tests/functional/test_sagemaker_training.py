@@ -26,6 +26,21 @@ def members(tarball: bytes) -> dict[str, bytes]:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
+def validation_auc(description: dict, dimension: dict[str, str]) -> list[dict]:
+    """CloudWatch's datapoints of the job's validation:auc under ``dimension``, over its training time."""
+    return list(
+        boto3.client("cloudwatch", region_name=REGION).get_metric_statistics(
+            Namespace="/aws/sagemaker/TrainingJobs",
+            MetricName="validation:auc",
+            Dimensions=[dimension],
+            StartTime=description["TrainingStartTime"] - timedelta(minutes=1),
+            EndTime=description["TrainingEndTime"] + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Maximum", "SampleCount"],
+        )["Datapoints"]
+    )
+
+
 def test_builtin_image_job_trains_and_uploads_a_loadable_model(engine: SageMakerEngine, breast_cancer: dict) -> None:
     # GIVEN a job written for SageMaker's built-in XGBoost, with a test channel to evaluate on
     request = training_request("bc-builtin", breast_cancer)
@@ -64,28 +79,12 @@ def test_builtin_image_job_trains_and_uploads_a_loadable_model(engine: SageMaker
     events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"])
     last_round = [e["message"] for e in events["events"] if e["message"].startswith("[19]")]
     assert last_round and "#011validation-auc:" in last_round[0]
-    # AND every round's metrics are in CloudWatch where SageMaker puts them, for the SDK's TrainingJobAnalytics
-    statistics = boto3.client("cloudwatch", region_name=REGION).get_metric_statistics(
-        Namespace="/aws/sagemaker/TrainingJobs",
-        MetricName="validation:auc",
-        Dimensions=[{"Name": "Host", "Value": "bc-builtin/algo-1"}],
-        StartTime=description["TrainingStartTime"] - timedelta(minutes=1),
-        EndTime=description["TrainingEndTime"] + timedelta(minutes=1),
-        Period=60,
-        Statistics=["Average", "Maximum", "SampleCount"],
-    )["Datapoints"]
-    assert sum(point["SampleCount"] for point in statistics) == 20
-    assert max(point["Maximum"] for point in statistics) >= metrics["validation:auc"]
-    # AND under the job's name too, which is what the SDK's TrainingJobAnalytics asks for
-    by_job = boto3.client("cloudwatch", region_name=REGION).get_metric_statistics(
-        Namespace="/aws/sagemaker/TrainingJobs",
-        MetricName="validation:auc",
-        Dimensions=[{"Name": "TrainingJobName", "Value": "bc-builtin"}],
-        StartTime=description["TrainingStartTime"] - timedelta(minutes=1),
-        EndTime=description["TrainingEndTime"] + timedelta(minutes=1),
-        Period=60,
-        Statistics=["SampleCount"],
-    )["Datapoints"]
+    # AND every round's metrics are in CloudWatch where SageMaker puts them, per host and under the job's
+    # name (what the SDK's TrainingJobAnalytics asks for)
+    by_host = validation_auc(description, {"Name": "Host", "Value": "bc-builtin/algo-1"})
+    assert sum(point["SampleCount"] for point in by_host) == 20
+    assert max(point["Maximum"] for point in by_host) >= metrics["validation:auc"]
+    by_job = validation_auc(description, {"Name": "TrainingJobName", "Value": "bc-builtin"})
     assert sum(point["SampleCount"] for point in by_job) == 20
 
 
