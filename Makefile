@@ -55,6 +55,8 @@ clean:
 # Local mode zips the same two folders (local/deploy.py).
 LAMBDA_FUNCTIONS := IngestFunction PrepareFunction EvaluateFunction NotifyFunction
 LAMBDA_DEPENDENCIES := polars numpy pydantic aws-lambda-powertools aws-xray-sdk
+# Notify draws the run report (matplotlib, jinja2) and reads no CSV: no polars, which keeps it under 250 MB.
+build-NotifyFunction: LAMBDA_DEPENDENCIES := numpy pydantic aws-lambda-powertools aws-xray-sdk matplotlib jinja2
 LAMBDA_RUNTIME_PROVIDED := boto3 botocore s3transfer urllib3 jmespath python_dateutil dateutil six
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	cp -R core functions "$(ARTIFACTS_DIR)/"

@@ -175,6 +175,11 @@ class RunPaths:
         return f"{self.prefix}report.json"
 
     @property
+    def report_page_key(self) -> str:
+        """The page a person opens (functions/report), linked from the email."""
+        return f"{self.prefix}report.html"
+
+    @property
     def jobs_key(self) -> str:
         """SageMaker's OutputDataConfig: one folder per training job below it."""
         return f"{self.prefix}jobs/"

@@ -159,6 +159,11 @@ class Schema:
         """Model column names in order (after the label): the order of the target-first CSV."""
         return [name for f in self.features for name in f.output_names()]
 
+    def source_columns(self) -> list[str]:
+        """The input column of each model column: a categorical's one-hot columns all name their column,
+        so per-column figures (feature importance) fold back into what the user uploaded."""
+        return [f.name for f in self.features for _ in range(f.width)]
+
     def encode_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Encode raw records keyed by original column names into a float32 matrix (NaN = missing).
 

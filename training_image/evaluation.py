@@ -19,23 +19,29 @@ def predict_margin(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
     return booster.inplace_predict(features, predict_type="margin")
 
 
-def evaluate(
-    *, problem_type: ProblemType, objective: str, labels: np.ndarray, margin: np.ndarray
-) -> dict[str, float | None]:
-    """Score one channel with the metrics that fit its problem type.
+def output(*, problem_type: ProblemType, objective: str, margin: np.ndarray) -> np.ndarray:
+    """The model's answer from its margin: P(class 1) for binary, one probability per class for
+    multiclass, the value on the objective's own scale for regression."""
+    margin = margin.astype(np.float64)
+    if problem_type == "binary":
+        if objective == "binary:hinge":  # predicts 0 or 1 itself, no probability
+            return (margin > 0).astype(np.float64)
+        return 1.0 / (1.0 + np.exp(-margin))
+    if problem_type == "multiclass":
+        return softmax(margin)
+    return _regression_output(objective, margin)
+
+
+def evaluate(*, problem_type: ProblemType, labels: np.ndarray, prediction: np.ndarray) -> dict[str, float | None]:
+    """Score one channel's :func:`output` with the metrics that fit its problem type.
 
     binary → auc, accuracy, f1, logloss; multiclass → accuracy, f1 (macro), logloss; regression → rmse,
     mae, r2 (on the objective's own output scale).
     """
     labels = labels.astype(np.float64)
-    margin = margin.astype(np.float64)
-    if problem_type == "binary":
-        hinge = objective == "binary:hinge"  # predicts 0 or 1 itself, no probability
-        probability = (margin > 0).astype(np.float64) if hinge else 1.0 / (1.0 + np.exp(-margin))
-        return score("binary", labels, probability)
     if problem_type == "multiclass":
-        return score("multiclass", labels.astype(np.int64), softmax(margin))
-    return score("regression", labels, _regression_output(objective, margin))
+        return score("multiclass", labels.astype(np.int64), prediction)
+    return score(problem_type, labels, prediction)
 
 
 def _regression_output(objective: str, margin: np.ndarray) -> np.ndarray:

@@ -6,7 +6,8 @@ the model directory that ``serve`` and the pipeline read:
 - ``model/model.ubj``: XGBoost's own format (never pickle: the endpoint would unpickle any file);
 - ``model/schema.json``: the ingest's schema, copied, so ``serve`` encodes raw rows as in training;
 - ``model/summary.json``: problem type, objective, hyperparameters used, best iteration, metrics;
-- ``output/data/evaluation.json`` when a ``test`` channel exists.
+- ``output/data/evaluation.json`` when a ``test`` channel exists: the test split's metrics, and the
+  data of the run report's figures (``diagnostics``).
 
 Exit codes: 0 success, 1 a problem the user can fix (the failure file says what, XGBoost's own refusals
 of parameters included), 2 our own bug.
@@ -44,6 +45,7 @@ from core.schema import Schema
 from training_image import checkpoints, distributed, evaluation
 from training_image.channels import Dataset, part_files, read_channel
 from training_image.device import choose_device, visible_gpus
+from training_image.diagnostics import diagnostics
 from training_image.environment import TrainingEnvironment
 from training_image.hyperparameters import TrainingParameters, parse_hyperparameters
 from training_image.trainer import TrainingResult, check_labels, train
@@ -133,7 +135,7 @@ def run_job(env: TrainingEnvironment) -> None:
         return
     metrics: dict[str, Any] = dict(result.metrics)
     if TEST_CHANNEL in env.channels:
-        report = evaluate_test(env, parameters, result)
+        report = evaluate_test(env, parameters, result, schema)
         metrics[TEST_CHANNEL] = report["metrics"]
         write_json(env.output_data_dir / EVALUATION_FILE, report)
     write_model(env, result, parameters, device, schema_path, metrics)
@@ -163,19 +165,28 @@ def host_share(
     return distributed.share_of(dataset, channel, rank=env.rank, hosts=len(env.hosts))
 
 
-def evaluate_test(env: TrainingEnvironment, parameters: TrainingParameters, result: TrainingResult) -> dict:
-    """Score the saved model on every row of the ``test`` channel (the first host reads all of it)."""
+def evaluate_test(
+    env: TrainingEnvironment, parameters: TrainingParameters, result: TrainingResult, schema: Schema | None
+) -> dict:
+    """Score the saved model on every row of the ``test`` channel (the first host reads all of it), and
+    keep what the run report draws from its predictions."""
     test = read_channel(env.channels[TEST_CHANNEL], with_weights=parameters.csv_weights)
     check_labels(test, parameters, TEST_CHANNEL)
-    margin = evaluation.predict_margin(result.booster, test.features)
+    prediction = evaluation.output(
+        problem_type=parameters.problem_type,
+        objective=parameters.booster_params["objective"],
+        margin=evaluation.predict_margin(result.booster, test.features),
+    )
     return {
         "problem_type": parameters.problem_type,
         "rows": test.rows,
-        "metrics": evaluation.evaluate(
+        "metrics": evaluation.evaluate(problem_type=parameters.problem_type, labels=test.labels, prediction=prediction),
+        "diagnostics": diagnostics(
             problem_type=parameters.problem_type,
-            objective=parameters.booster_params["objective"],
+            booster=result.booster,
             labels=test.labels,
-            margin=margin,
+            prediction=prediction,
+            source_columns=schema.source_columns() if schema else None,
         ),
     }
 

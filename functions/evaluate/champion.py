@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,12 +24,12 @@ import numpy as np
 import polars as pl
 from botocore.exceptions import ClientError
 
-from core.container import EVALUATION_FILE, OUTPUT_ARCHIVE
 from core.metrics import improvement, score
 from core.names import OWNER_TAG, RUNS_PREFIX
 from core.problems import PROBLEMS
 from core.s3 import split_s3_uri
 from core.schema import Schema
+from functions.job_output import read_evaluation
 from functions.run_document import Champion, Evaluation, RunDocument, Winner
 
 REQUEST_BYTES = 5 << 20  # a request's JSON body: under InvokeEndpoint's 6 MB payload cap, whatever the width
@@ -69,14 +68,7 @@ class Decision:
 def winner_summary(sagemaker: Any, s3: Any, job_name: str) -> Winner:
     """The winning training job's model, hyperparameters and test-split metrics."""
     job = sagemaker.describe_training_job(TrainingJobName=job_name)
-    output = f"{job['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job_name}/output/{OUTPUT_ARCHIVE}"
-    bucket, key = split_s3_uri(output)
-    archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        member = tar.extractfile(EVALUATION_FILE)
-        if member is None:
-            raise RuntimeError(f"{output} holds no {EVALUATION_FILE}: the job had no test channel")
-        evaluation = json.load(member)
+    evaluation = read_evaluation(s3, job)
     hyperparameters = {k: v for k, v in job.get("HyperParameters", {}).items() if not k.startswith(("_", "sagemaker_"))}
     return Winner(
         job=job_name,

@@ -68,6 +68,7 @@ def lambda_handler(raw_event: dict[str, Any], context: LambdaContext) -> dict[st
         finished_at=datetime.now(UTC),
         sns=aws.client("sns"),
         s3=aws.client("s3"),
+        sagemaker=aws.client("sagemaker"),
         topic_arn=config.topic_arn,
     )
     logger.info("notified", extra={"status": report.document["status"], "subject": report.subject})

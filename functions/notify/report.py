@@ -103,6 +103,7 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
     endpoint = run.deployment.endpoint if run and run.deployment else None
     outcome = _outcome(step, failure, evaluation, endpoint)
     duration = _duration(final.started_at, finished_at)
+    advice = (ERROR_ADVICE.get(failure.Error) or ADVICE.get(step, OPEN_THE_CONSOLE)) if failure else None
     lines = [
         f"dropml run {run.run_id if run else '(not assigned)'} for dataset {final.dataset!r}",
         f"File: {final.source or '(unknown)'}" + _version(run),
@@ -111,7 +112,6 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
     if duration:
         lines.append(f"Duration: {duration}")
     if failure:
-        advice = ERROR_ADVICE.get(failure.Error) or ADVICE.get(step, OPEN_THE_CONSOLE)
         lines += ["", f"Failed step: {step}", f"Reason: {failure_reason(failure)}", f"What to do: {advice}"]
     if run and run.queue and run.queue.waited_for:
         lines.append(f"Waited for: {', '.join(run.queue.waited_for)} (earlier runs of this dataset) to end first")
@@ -132,6 +132,7 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
         "conversion": run.conversion.model_dump(mode="json") if run and run.conversion else None,
         "failed_step": step if failure else None,
         "reason": failure_reason(failure) if failure else None,
+        "what_to_do": advice,
         "decision": evaluation.decision if evaluation else None,
         "metrics": _metrics_table(evaluation),
         "training": _training_summary(run),
@@ -141,6 +142,22 @@ def build_report(final: FinalState, *, failed: bool, finished_at: datetime) -> R
     lines += ["", "Machine-readable summary:", json.dumps(document, ensure_ascii=False)]
     subject = sns.subject(f"dropml {final.dataset}: {outcome.split(' (')[0]}")
     return Report(subject=subject, body="\n".join(lines), document=document)
+
+
+def with_report_page(report: Report, uri: str | None, *, problem: str | None = None) -> Report:
+    """The report with its page's address after the Result line (and in the document), or with why
+    there is no page."""
+    lines = report.body.split("\n")
+    at = next(index for index, line in enumerate(lines) if line.startswith("Result: ")) + 1
+    if uri is not None:
+        added = [f"Report page: {uri}", f"  (to open it: aws s3 cp {uri} report.html)"]
+    else:
+        added = [f"Report page: none (it could not be written: {problem})"]
+    document = {**report.document, "report_page": uri}
+    body = [*lines[:at], *added, *lines[at:]]
+    summary = body.index("Machine-readable summary:")
+    body[summary + 1] = json.dumps(document, ensure_ascii=False)
+    return Report(subject=report.subject, body="\n".join(body), document=document)
 
 
 def _training_summary(run: RunDocument | None) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ from core.container import OPT_ML_ENV
 from local import stack
 from local.mail import list_outbox
 from local.ports import free_port
+from tests.helpers.report_page import Page, read_page, svg_texts
 
 # The chapters share one stack and run in order: they stay on one xdist worker (make test runs
 # --dist loadfile), or a worker given a later chapter alone would meet a stack without the earlier ones.
@@ -121,6 +122,16 @@ class Pipeline:
             time.sleep(0.3)
         subjects = [m.subject for m in list_outbox(self.local.outbox)]
         raise AssertionError(f"no email {subject_start!r}; got {subjects}")
+
+    def report_page(self, body: str) -> Page:
+        """The page the email's "Report page:" line names, read from S3."""
+        [uri] = [
+            line.removeprefix("Report page: ") for line in body.splitlines() if line.startswith("Report page: s3://")
+        ]
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        got = self.client("s3").get_object(Bucket=bucket, Key=key)
+        assert got["ContentType"] == "text/html; charset=utf-8"
+        return read_page(got["Body"].read().decode())
 
     def endpoint(self) -> dict[str, Any]:
         return dict(self.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT))
@@ -228,6 +239,9 @@ def test_a_failed_deployment_keeps_the_old_endpoint_serving(pipeline: Pipeline) 
     assert "CapacityError" in endpoint.get("FailureReason", "")
     body = decoded(pipeline.email("dropml penguins: FAILED at Deploy"))
     assert "CapacityError" in body and "The previous endpoint (if any) is still serving" in body
+    # AND the failed run's page says so, with the model it trained all the same
+    page = pipeline.report_page(body)
+    assert "<b>Step:</b> Deploy" in page.html and list(page.figures) == ["importance", "confusion"]
     assert pipeline.predict([{"island": "Dream", "bill_length_mm": 46.5}])["predictions"][0]["label"]
 
 
@@ -267,6 +281,13 @@ def test_a_tuned_challenger_replaces_the_live_model_blue_green(pipeline: Pipelin
         [{"island": "Biscoe", "bill_length_mm": 48.0, "flipper_length_mm": 222, "body_mass_g": 5400}]
     )
     assert answer["predictions"][0]["label"] == "Gentoo"
+    # AND the email links the run's report page, which draws both trials, the winner among them, and the
+    # winner's test split in the user's column and class names
+    page = pipeline.report_page(body)
+    assert list(page.figures) == ["tuning", "importance", "confusion"]
+    assert page.loads == [] and page.scripts == 0
+    assert {"Adelie", "Chinstrap", "Gentoo"} <= set(svg_texts(page.figures["confusion"]))
+    assert "island" in svg_texts(page.figures["importance"]) and "winner" in svg_texts(page.figures["tuning"])
 
 
 def test_bad_hyperparameters_are_all_named_before_any_job_starts(pipeline: Pipeline) -> None:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from training_image.evaluation import evaluate, softmax
+from training_image.evaluation import evaluate, output, softmax
 
 RNG = np.random.default_rng(3)
 
@@ -13,7 +13,11 @@ def test_binary_metrics_agree_with_scikit_learn():
     margin[:20] = 0.0  # ties, which the AUC must count half
     probability = 1 / (1 + np.exp(-margin))
 
-    result = evaluate(problem_type="binary", objective="binary:logistic", labels=labels, margin=margin)
+    result = evaluate(
+        problem_type="binary",
+        labels=labels,
+        prediction=output(problem_type="binary", objective="binary:logistic", margin=margin),
+    )
 
     assert set(result) == {"auc", "accuracy", "f1", "logloss"}
     assert result["auc"] == pytest.approx(sk.roc_auc_score(labels, probability))
@@ -27,7 +31,11 @@ def test_multiclass_metrics_agree_with_scikit_learn():
     margin = np.eye(3)[labels] * 2 + RNG.normal(size=(300, 3))
     probability = softmax(margin)
 
-    result = evaluate(problem_type="multiclass", objective="multi:softprob", labels=labels, margin=margin)
+    result = evaluate(
+        problem_type="multiclass",
+        labels=labels,
+        prediction=output(problem_type="multiclass", objective="multi:softprob", margin=margin),
+    )
 
     assert set(result) == {"accuracy", "f1", "logloss"}
     predicted = probability.argmax(axis=1)
@@ -40,7 +48,11 @@ def test_regression_metrics_agree_with_scikit_learn_on_the_objectives_scale():
     labels = RNG.gamma(2.0, 3.0, 200)
     margin = np.log(labels) + RNG.normal(scale=0.1, size=200)
 
-    result = evaluate(problem_type="regression", objective="reg:gamma", labels=labels, margin=margin)
+    result = evaluate(
+        problem_type="regression",
+        labels=labels,
+        prediction=output(problem_type="regression", objective="reg:gamma", margin=margin),
+    )
 
     assert set(result) == {"rmse", "mae", "r2"}
     predicted = np.exp(margin)  # the log link undone
@@ -50,6 +62,10 @@ def test_regression_metrics_agree_with_scikit_learn_on_the_objectives_scale():
 
 
 def test_auc_with_a_single_class_is_null_not_a_number_json_cannot_hold():
-    result = evaluate(problem_type="binary", objective="binary:logistic", labels=np.ones(5), margin=np.zeros(5))
+    result = evaluate(
+        problem_type="binary",
+        labels=np.ones(5),
+        prediction=output(problem_type="binary", objective="binary:logistic", margin=np.zeros(5)),
+    )
 
     assert result["auc"] is None
