@@ -75,7 +75,8 @@ def curves(labels: np.ndarray, probability: np.ndarray) -> dict[str, dict[str, l
     precision = true_positives / (true_positives + false_positives)
     return {
         "roc": {"fpr": [0.0, *fpr[keep].tolist()], "tpr": [0.0, *tpr[keep].tolist()]},
-        "precision_recall": {"recall": tpr[keep].tolist(), "precision": precision[keep].tolist()},
+        # from recall 0 at precision 1 (no row predicted positive), as sklearn draws it
+        "precision_recall": {"recall": [0.0, *tpr[keep].tolist()], "precision": [1.0, *precision[keep].tolist()]},
     }
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from functions.notify.app import parse_event
 from functions.notify.execution_ended import ExecutionStatusChange, build_unreported_report
 from functions.notify.invocation_failure import InvocationRecord, build_invocation_failure_report
-from functions.notify.report import ERROR_ADVICE, FinalState, build_report
+from functions.notify.report import ERROR_ADVICE, FinalState, build_report, with_report_page
 from tests.helpers.runs import PENGUIN_SCHEMA, planned_run
 
 FINISHED = datetime(2026, 11, 25, 12, 4, 30, tzinfo=UTC)
@@ -99,6 +99,21 @@ def test_a_training_failure_names_the_step_and_keeps_what_the_run_knew() -> None
     assert "What to do: Read the training job's log in CloudWatch Logs" in report.body
     assert "Data: multiclass on column 'species'" in report.body
     assert report.document["run_id"] == "0123456789ab" and report.document["failed_step"] == "Train"
+
+
+def test_the_email_names_its_report_page_or_why_there_is_none() -> None:
+    report = build_report(final(planned_run().to_state()), failed=False, finished_at=FINISHED)
+    uri = "s3://b/runs/penguins/0123456789ab/report.html"
+
+    linked = with_report_page(report, uri)
+    unlinked = with_report_page(report, None, problem="ClientError: AccessDenied")
+
+    lines = linked.body.splitlines()
+    assert lines[lines.index(f"Report page: {uri}") - 1].startswith("Result: ")
+    assert f"aws s3 cp {uri} report.html" in linked.body
+    assert json.loads(lines[-1])["report_page"] == uri == linked.document["report_page"]
+    assert "Report page: none (it could not be written: ClientError: AccessDenied)" in unlinked.body
+    assert json.loads(unlinked.body.splitlines()[-1])["report_page"] is None
 
 
 def test_a_state_the_definition_cannot_name_still_gets_an_email() -> None:

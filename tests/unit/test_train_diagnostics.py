@@ -43,8 +43,9 @@ def test_binary_figures_data_agree_with_sklearn_and_fold_one_hot_columns_into_th
     # thinned, the curve's area is still the model's AUC
     assert abs(np.trapezoid(roc["tpr"], roc["fpr"]) - sk.roc_auc_score(labels, probability)) < 0.01
     curve = found["precision_recall"]
-    recall, precision = np.array([0.0, *curve["recall"]]), np.array(curve["precision"])
-    average_precision = float(np.sum(np.diff(recall) * precision))  # sklearn's step-wise definition
+    assert (curve["recall"][0], curve["precision"][0], curve["recall"][-1]) == (0.0, 1.0, 1.0)
+    recall, precision = np.array(curve["recall"]), np.array(curve["precision"])
+    average_precision = float(np.sum(np.diff(recall) * precision[1:]))  # sklearn's step-wise definition
     assert abs(average_precision - sk.average_precision_score(labels, probability)) < 0.02
 
 
